@@ -1,0 +1,77 @@
+"""Notebook plumbing: quiet, reproducible setup and the provenance each executed notebook records."""
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import logging
+import os
+import platform
+import sys
+import warnings
+from pathlib import Path
+
+PACKAGES = ("torch", "transformers", "tokenizers", "datasets", "accelerate", "huggingface_hub",
+            "scikit-learn", "numpy", "pandas", "papermill")
+
+
+def in_colab() -> bool:
+    return "google.colab" in sys.modules
+
+
+def setup_notebook() -> None:
+    """Plot style, and no loader chatter in the book (progress bars of training stay)."""
+    from transformers.utils import logging as hf_logging
+
+    from .plots import set_style
+
+    set_style()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    logger = logging.getLogger("distill_utils")  # reports (rows dropped, caches) go to stdout
+    logger.setLevel(logging.INFO)
+    if not any(getattr(h, "_distill", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._distill = True
+        logger.addHandler(handler)
+        logger.propagate = False
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    warnings.filterwarnings("ignore", message=".*pin_memory.*")
+
+
+def glue(name: str, value, display: bool = False) -> None:
+    """myst-nb glue for the book's prose: numpy scalars become Python numbers (so format specs
+    like ``:.2f`` work) and figures are closed after gluing (so they are not shown twice)."""
+    from myst_nb import glue as myst_glue
+
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()
+    myst_glue(name, value, display=display)
+    if value.__class__.__name__ == "Figure":
+        import matplotlib.pyplot as plt
+
+        plt.close(value)
+
+
+def library_hash() -> str:
+    """sha256 over the source of distill_utils: which library code produced a notebook's outputs."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def run_metadata(cfg) -> dict:
+    """Profile, parameters, package versions and the library hash, for the record."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    import torch
+
+    return {"profile": cfg.profile, "parameters": {k: v for k, v in cfg.as_dict().items() if k != "artifacts_dir"},
+            "python": platform.python_version(), "packages": versions,
+            "distill_utils_sha": library_hash(), "threads": torch.get_num_threads()}

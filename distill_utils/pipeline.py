@@ -1,0 +1,121 @@
+"""Execute the notebooks with papermill under a profile, then render the book from the results.
+
+    python -m distill_utils.pipeline --profile cpu            # execute + build (main job)
+    python -m distill_utils.pipeline --profile smoke --no-book
+    python -m distill_utils.pipeline --profile cpu --in-place # overwrite the committed notebooks
+
+Executed copies go to ``_build/executed/<profile>/`` beside a copy of the book sources, and the
+book is rendered from there into ``_build/executed/<profile>/_build/html``, so the committed
+notebooks change only with ``--in-place``. A failing cell stops the run and names the notebook.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .artifacts import repo_root
+
+BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "book")
+
+
+def notebooks(root: Path) -> list[Path]:
+    return sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def execute(profile: str, out_dir: Path, parameters: dict | None = None,
+            only: list[str] | None = None) -> list[tuple[str, float]]:
+    """Run each numbered notebook in order with papermill; returns (notebook, seconds) pairs."""
+    import papermill
+
+    import os
+
+    root = repo_root()
+    os.chdir(root)  # papermill records the paths it is given: keep them relative to the repository
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    timings = []
+    for source in notebooks(root):
+        if only and not any(source.name.startswith(prefix) for prefix in only):
+            continue
+        target = out_dir / source.name
+        start = time.perf_counter()
+        print(f"[pipeline] executing {source.name} (profile={profile})", flush=True)
+        try:
+            papermill.execute_notebook(
+                _relative(source, root), _relative(target, root),
+                parameters={"profile": profile, **(parameters or {})}, cwd="notebooks", progress_bar=False, kernel_name="python3",
+            )
+        except papermill.PapermillExecutionError as error:
+            raise SystemExit(f"[pipeline] {source.name} failed in cell {error.exec_count}: "
+                             f"{error.ename}: {error.evalue}") from None
+        timings.append((source.name, time.perf_counter() - start))
+        print(f"[pipeline] {source.name} done in {timings[-1][1]:.0f} s", flush=True)
+    return timings
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def stage_book(stage: Path) -> None:
+    """Copy the book sources next to the executed notebooks so they render together."""
+    root = repo_root()
+    for name in BOOK_FILES:
+        source, target = root / name, stage / name
+        if not source.exists():
+            continue
+        if source.is_dir():
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(source, target)
+        else:
+            shutil.copy2(source, target)
+
+
+def build_book(source: Path) -> Path:
+    """jupyter-book build with warnings as errors (--keep-going lists them all)."""
+    command = [sys.executable, "-m", "jupyter_book", "build", str(source), "-W", "--keep-going"]
+    jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent))
+    if jb:
+        command = [jb, "build", str(source), "-W", "--keep-going"]
+    subprocess.run(command, check=True)
+    return source / "_build" / "html"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Execute the book's notebooks and build the book.")
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--in-place", action="store_true",
+                        help="write executed notebooks over the committed ones in notebooks/")
+    parser.add_argument("--no-book", action="store_true", help="execute only")
+    parser.add_argument("--only", nargs="*", help="notebook number prefixes to run, e.g. 03 04")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="extra papermill parameter (value parsed as YAML, like papermill -p)")
+    args = parser.parse_args(argv)
+    import yaml
+
+    parameters = {name: yaml.safe_load(value) for name, value in args.parameter}
+    root = repo_root()
+    stage = root / "notebooks" if args.in_place else root / "_build" / "executed" / args.profile
+    out_dir = stage if args.in_place else stage / "notebooks"
+    timings = execute(args.profile, out_dir, parameters, args.only)
+    for name, seconds in timings:
+        print(f"[pipeline] {name}: {seconds / 60:.1f} min")
+    if args.no_book:
+        return
+    if args.in_place:
+        html = build_book(root)
+    else:
+        stage_book(stage)
+        html = build_book(stage)
+    print(f"[pipeline] book: {html.relative_to(root) / 'index.html'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""The distillation loss against hand computations and its documented convention."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from distill_utils.losses import distillation_loss, soft_target_loss
+
+STUDENT = torch.tensor([[1.0, 2.0, 0.5], [0.2, -1.0, 3.0]])
+TEACHER = torch.tensor([[0.5, 3.0, 1.0], [-0.5, 0.0, 4.0]])
+LABELS = torch.tensor([1, 2])
+
+
+def by_hand(student, teacher, labels, alpha, temperature):
+    total = 0.0
+    for s, t, y in zip(student.tolist(), teacher.tolist(), labels.tolist()):
+        zs = sum(math.exp(v) for v in s)
+        ce = -math.log(math.exp(s[y]) / zs)
+        p = [math.exp(v / temperature) for v in t]
+        q = [math.exp(v / temperature) for v in s]
+        p = [v / sum(p) for v in p]
+        q = [v / sum(q) for v in q]
+        kl = sum(pi * math.log(pi / qi) for pi, qi in zip(p, q))
+        total += alpha * ce + (1 - alpha) * temperature**2 * kl
+    return total / len(labels)
+
+
+@pytest.mark.parametrize("alpha, temperature", [(0.0, 1.0), (0.3, 2.0), (0.5, 4.0), (1.0, 3.0), (0.9, 0.5)])
+def test_matches_hand_computation(alpha, temperature):
+    got = distillation_loss(STUDENT, TEACHER, LABELS, alpha, temperature).item()
+    assert got == pytest.approx(by_hand(STUDENT, TEACHER, LABELS, alpha, temperature), rel=1e-5)
+
+
+def test_alpha_one_is_cross_entropy_and_ignores_the_teacher():
+    loss = distillation_loss(STUDENT, TEACHER * 100, LABELS, 1.0, 2.0)
+    assert loss.item() == pytest.approx(F.cross_entropy(STUDENT, LABELS).item())
+
+
+def test_soft_term_is_zero_when_student_equals_teacher():
+    assert soft_target_loss(TEACHER, TEACHER, 3.0).item() == pytest.approx(0.0, abs=1e-7)
+    loss = distillation_loss(TEACHER, TEACHER, LABELS, 0.0, 3.0)
+    assert loss.item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_gradient_matches_the_analytic_form():
+    """d/dz_s of T^2 KL(p_T || q_T) is T (q_T - p_T) per sample (batch mean divides by N)."""
+    student = STUDENT.clone().requires_grad_(True)
+    temperature = 2.5
+    distillation_loss(student, TEACHER, LABELS, 0.0, temperature).backward()
+    p = torch.softmax(TEACHER / temperature, -1)
+    q = torch.softmax(STUDENT / temperature, -1)
+    expected = temperature * (q - p) / len(LABELS)
+    assert torch.allclose(student.grad, expected, atol=1e-6)
+
+
+def test_bf16_logits_are_computed_in_fp32():
+    loss = distillation_loss(STUDENT.bfloat16(), TEACHER.bfloat16(), LABELS, 0.5, 2.0)
+    assert loss.dtype == torch.float32
+
+
+@pytest.mark.parametrize("alpha, temperature, message", [
+    (-0.1, 2.0, "alpha must lie in"), (1.5, 2.0, "alpha must lie in"),
+    (0.5, 0.0, "temperature must be > 0"), (0.5, -1.0, "temperature must be > 0"),
+])
+def test_bad_parameters_raise(alpha, temperature, message):
+    with pytest.raises(ValueError, match=message):
+        distillation_loss(STUDENT, TEACHER, LABELS, alpha, temperature)
+
+
+def test_shape_mismatch_raises():
+    with pytest.raises(ValueError, match="same shape"):
+        distillation_loss(STUDENT, TEACHER[:, :2], LABELS, 0.5, 2.0)

