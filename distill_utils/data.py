@@ -116,9 +116,31 @@ def _read_from_dir(directory: Path, filename: str) -> tuple[bytes, str]:
     raise FileNotFoundError(f"{filename} not found in {directory}")
 
 
-def _read_from_hub(filename: str) -> tuple[bytes, str]:
-    from huggingface_hub import hf_hub_download  # imported here: local runs never need it
+def hub_endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
 
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Can we open a TCP connection to the Hub endpoint? Lets offline runs fail in seconds
+    instead of after the Hub client's minute of retries."""
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(hub_endpoint())
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _read_from_hub(filename: str) -> tuple[bytes, str]:
+    from huggingface_hub import hf_hub_download, try_to_load_from_cache
+
+    cached = try_to_load_from_cache(HUB_REPO, HUB_FILENAME, repo_type="dataset")
+    if not isinstance(cached, str) and not hub_reachable():
+        raise ConnectionError(f"{hub_endpoint()} is unreachable and the zip is not in the local Hub cache")
     # Pass the endpoint explicitly so HF_ENDPOINT set after import (mirrors, tests) is honoured.
     path = hf_hub_download(
         HUB_REPO, HUB_FILENAME, repo_type="dataset", endpoint=os.environ.get("HF_ENDPOINT")

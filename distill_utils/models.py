@@ -165,8 +165,17 @@ def _label_kwargs(num_labels: int) -> dict:
 
 
 def _from_hub(hub_id: str, num_labels: int):
+    from huggingface_hub import try_to_load_from_cache
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    from .data import hub_endpoint, hub_reachable
+
+    if not isinstance(try_to_load_from_cache(hub_id, "config.json"), str) and not hub_reachable():
+        raise ModelUnavailableError(
+            f"cannot load {hub_id}: {hub_endpoint()} is unreachable and the model is not in the local "
+            "Hub cache. The 'seed' profile needs internet access (Colab works); offline, use the "
+            "'cpu' profile."
+        )
     try:
         tokenizer = AutoTokenizer.from_pretrained(hub_id)
         model = AutoModelForSequenceClassification.from_pretrained(hub_id, **_label_kwargs(num_labels))

@@ -70,8 +70,9 @@ def plot_accuracy_vs_latency(table: pd.DataFrame, highlight: str | None = None):
         color = PALETTE["teacher"] if row["role"] == "teacher" else PALETTE.get(row.get("mode"), "#4c72b0")
         ax.scatter(row["latency_ms_median"], row["accuracy"] * 100, s=row["size_mb"] * scale,
                    alpha=0.55, color=color, edgecolor="black", linewidth=1.5 if row["model"] == highlight else 0.5)
+        below = row.get("mode") == "plain"  # keep kd and plain labels apart when bubbles overlap
         ax.annotate(row["model"], (row["latency_ms_median"], row["accuracy"] * 100),
-                    textcoords="offset points", xytext=(0, 12), ha="center", fontsize=8)
+                    textcoords="offset points", xytext=(0, -16 if below else 12), ha="center", fontsize=8)
     ax.set(xlabel="median latency at batch size 1 (ms)", ylabel="test accuracy (%)",
            title="Accuracy vs latency (bubble area = size in MB)")
     low, high = table["accuracy"].min() * 100, table["accuracy"].max() * 100

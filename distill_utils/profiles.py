@@ -63,12 +63,15 @@ PROFILES: dict[str, Profile] = {
         ),
         teacher="all-mpnet-base-v2",
         students=("mpnet-6layer", "all-MiniLM-L6-v2"),
-        teacher_epochs=3.0,
+        # Chosen on the validation split: 5 epochs at 3e-5 beat 3 epochs at 3e-5 or 5e-5.
+        teacher_epochs=5.0,
         teacher_lr=3e-5,
-        student_epochs=4.0,
-        student_lr=5e-5,
+        # 4 epochs at 5e-5 with T = 2 left the 6-layer student about 2 points behind the
+        # teacher; 6 epochs at 8e-5 with T = 4 brought it within 1.
+        student_epochs=6.0,
+        student_lr=8e-5,
         alpha=0.5,
-        temperature=2.0,
+        temperature=4.0,
     ),
     "seed": Profile(
         profile="seed",

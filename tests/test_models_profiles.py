@@ -47,12 +47,17 @@ def test_every_profile_names_registered_models():
 
 
 def test_seed_profile_fails_fast_without_the_hub(monkeypatch, tmp_path):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    """No retries against an unreachable Hub: a closed loopback port answers at once."""
+    import socket
+
     import huggingface_hub.constants as hf_constants
 
-    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
+    with socket.socket() as probe:  # find a free port, then close it: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
     monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path))
-    with pytest.raises(models.ModelUnavailableError, match="'seed' profile needs internet"):
+    with pytest.raises(models.ModelUnavailableError, match=r"unreachable.*'seed' profile needs internet"):
         models.load_pretrained("bert-base-uncased")
 
 
