@@ -59,7 +59,7 @@ PROFILES: dict[str, Profile] = {
         profile="cpu",
         description=(
             "Default, offline: all-mpnet-base-v2 teacher from PyPI wheels; a DistilBERT-style "
-            "6-layer copy of it and all-MiniLM-L6-v2 as students. About 30 minutes on 2 cores."
+            "6-layer copy of it and all-MiniLM-L6-v2 as students."
         ),
         teacher="all-mpnet-base-v2",
         students=("mpnet-6layer", "all-MiniLM-L6-v2"),
