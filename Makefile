@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PROFILE ?= cpu
+RUN_FLAGS ?=  # e.g. --in-place to overwrite the committed notebooks (a recorded run)
 # Financial PhraseBank: use the shared copy beside the clone when present; otherwise the loader
 # falls back to the Hugging Face Hub (original zip, sha256-checked).
 SHARED_PHRASEBANK := $(abspath ../shared/data/financial_phrasebank)
@@ -29,7 +30,7 @@ setup: $(VENV)/.installed
 
 ## main job: execute every notebook under $(PROFILE) with papermill, then build the book from them
 run: setup
-	$(BIN)/python -m distill_utils.pipeline --profile $(PROFILE)
+	$(BIN)/python -m distill_utils.pipeline --profile $(PROFILE) $(RUN_FLAGS)
 
 ## unit tests + all four notebooks under the smoke profile + a -W book build of their outputs
 test: setup
