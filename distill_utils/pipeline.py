@@ -80,10 +80,8 @@ def stage_book(stage: Path) -> None:
 
 def build_book(source: Path) -> Path:
     """jupyter-book build with warnings as errors (--keep-going lists them all)."""
-    command = [sys.executable, "-m", "jupyter_book", "build", str(source), "-W", "--keep-going"]
-    jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent))
-    if jb:
-        command = [jb, "build", str(source), "-W", "--keep-going"]
+    jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or "jupyter-book"
+    command = [jb, "build", str(source), "-W", "--keep-going"]
     subprocess.run(command, check=True)
     return source / "_build" / "html"
 
