@@ -5,9 +5,12 @@ Layout under ``<repo>/artifacts/<profile>/`` (or the ``artifacts_dir`` parameter
 
     data/splits.json                 sentences and labels of each split   (notebook 01)
     teacher/                         fine-tuned teacher checkpoint + metrics.json   (02)
-    teacher_logits/<split>.json      cached teacher logits, keyed by sentence       (03)
-    students/<name>/<mode>-seed<N>/  student checkpoints + metrics.json (mode kd|plain) (03)
-    benchmark.json                   one record per model                            (04)
+    teacher_logits/<split>.json      cached teacher logits, keyed by sentence    (03, 04)
+    teacher_hidden/<student>-train.npy  cached teacher hidden states               (04)
+    sweep.json                       the alpha x temperature sweep                 (04)
+    students/<name>/<mode>-seed<N>/  student checkpoints + run.json
+                                     (mode kd | plain | transfer | hidden)         (04)
+    benchmark.json                   one record per model                          (05)
 """
 from __future__ import annotations
 
@@ -20,8 +23,9 @@ ARTIFACTS_ENV = "DISTILL_ARTIFACTS"
 NOTEBOOKS = {
     "splits": "01_dataset_exploration",
     "teacher": "02_teacher_finetuning",
-    "students": "03_distillation",
-    "benchmark": "04_benchmark",
+    "teacher_logits": "03_distillation_loss",
+    "students": "04_student_training",
+    "benchmark": "05_benchmark",
 }
 
 

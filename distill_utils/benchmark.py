@@ -121,8 +121,10 @@ class PerformanceBenchmark:
         return record
 
 
-def student_checkpoints(students_dir: Path) -> list[Path]:
-    return sorted(p for p in students_dir.glob("*/*-seed*") if (p / "run.json").is_file())
+def student_checkpoints(students_dir: Path, seed: int, modes: tuple[str, ...] = ("kd", "plain")) -> list[Path]:
+    """The saved student runs of one seed and the given modes (chapter 4's layout)."""
+    return sorted(p for mode in modes for p in students_dir.glob(f"*/{mode}-seed{seed}")
+                  if (p / "run.json").is_file())
 
 
 def benchmark_profile(cfg, test_df: pd.DataFrame, teacher_dir: Path, student_dirs: list[Path],
@@ -181,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
                          artifacts_dir=args.artifacts_dir)
     root = artifacts_root(cfg.profile, cfg.artifacts_dir)
     teacher_dir = require(root / "teacher", "teacher")
-    students = student_checkpoints(require(root / "students", "students"))
+    students = student_checkpoints(require(root / "students", "students"), cfg.seed)
     test = split_phrasebank(load_phrasebank(cfg.agreement), seed=cfg.split_seed,
                             test_size=cfg.test_size, val_size=cfg.val_size)["test"]
     table = benchmark_profile(cfg, test, teacher_dir, students, progress=False)

@@ -76,3 +76,159 @@ def compare_runs(teacher: dict, students: list[dict], labels) -> pd.DataFrame:
         }
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def seed_summary(values) -> dict:
+    """Mean, sample standard deviation and a 95% t-interval of one metric over seeds.
+
+    With one seed there is no spread to estimate: std and the interval are None, never zero.
+    """
+    from scipy import stats
+
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        raise ValueError("seed_summary needs at least one value")
+    n = int(values.size)
+    mean = float(values.mean())
+    if n == 1:
+        return {"mean": mean, "std": None, "ci_low": None, "ci_high": None, "n_seeds": 1}
+    std = float(values.std(ddof=1))
+    half = float(stats.t.ppf(0.975, n - 1) * std / np.sqrt(n))
+    return {"mean": mean, "std": std, "ci_low": mean - half, "ci_high": mean + half, "n_seeds": n}
+
+
+def paired_bootstrap(labels, predictions_a: list, predictions_b: list, n_resamples: int = 10_000,
+                     seed: int = 0) -> dict:
+    """Accuracy difference a - b (each averaged over its seeds), resampling test sentences.
+
+    Both models are scored on the same resampled sentences, so the test accounts for the pairing
+    (most sentences are easy for both). Returns the observed difference, its 95% percentile
+    interval and a two-sided p-value (twice the share of resamples on the far side of zero).
+    """
+    labels = np.asarray(labels)
+    right_a = np.mean([np.asarray(p) == labels for p in predictions_a], axis=0)
+    right_b = np.mean([np.asarray(p) == labels for p in predictions_b], axis=0)
+    if right_a.shape != labels.shape or right_b.shape != labels.shape:
+        raise ValueError("every prediction array must have one entry per label")
+    per_sentence = right_a - right_b
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, len(labels), size=(n_resamples, len(labels)))
+    diffs = per_sentence[index].mean(axis=1)
+    observed = float(per_sentence.mean())
+    p_value = 2 * min((diffs <= 0).mean(), (diffs >= 0).mean())
+    low, high = np.percentile(diffs, [2.5, 97.5])
+    return {"difference": observed, "ci_low": float(low), "ci_high": float(high),
+            "p_value": float(min(1.0, p_value))}
+
+
+def expected_calibration_error(labels, logits, n_bins: int = 10) -> float:
+    """Top-label ECE: the confidence-weighted gap between confidence and accuracy, equal-width bins."""
+    return float(reliability_table(labels, logits, n_bins).eval("weight * gap").sum())
+
+
+def reliability_table(labels, logits, n_bins: int = 10) -> pd.DataFrame:
+    """Per confidence bin: sentences, mean confidence, accuracy and their gap (for diagrams)."""
+    from scipy.special import softmax
+
+    labels = np.asarray(labels)
+    probabilities = softmax(np.asarray(logits, dtype=float), axis=-1)
+    confidence = probabilities.max(axis=-1)
+    correct = probabilities.argmax(axis=-1) == labels
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    bins = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, n_bins - 1)
+    rows = []
+    for b in range(n_bins):
+        mask = bins == b
+        if mask.any():
+            rows.append({"bin_low": edges[b], "bin_high": edges[b + 1], "count": int(mask.sum()),
+                         "confidence": float(confidence[mask].mean()),
+                         "accuracy": float(correct[mask].mean())})
+    table = pd.DataFrame(rows)
+    table["gap"] = (table["confidence"] - table["accuracy"]).abs()
+    table["weight"] = table["count"] / len(labels)
+    return table
+
+
+def runs_frame(records: list[dict], labels) -> pd.DataFrame:
+    """One row per training run: model, mode, seed, test accuracy, macro-F1, ECE, epoch time."""
+    rows = []
+    for run in records:
+        rows.append({
+            "model": run["model"], "mode": run.get("mode", "teacher"), "seed": run["seed"],
+            "accuracy": run["test"]["accuracy"], "macro_f1": run["test"]["macro_f1"],
+            "correct": run["test"]["n_correct"], "n": run["test"]["n"],
+            "ece": expected_calibration_error(labels, run["test_logits"]),
+            "epoch_s": float(np.mean(run["epoch_seconds"])) if run.get("epoch_seconds") else None,
+        })
+    return pd.DataFrame(rows)
+
+
+def summarise_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per model and mode: mean, std and 95% t-interval over seeds of accuracy and macro-F1."""
+    rows = []
+    for (model, mode), group in runs.groupby(["model", "mode"], sort=False):
+        accuracy = seed_summary(group["accuracy"])
+        f1 = seed_summary(group["macro_f1"])
+        rows.append({"model": model, "mode": mode, "seeds": accuracy["n_seeds"],
+                     "accuracy_mean": accuracy["mean"], "accuracy_std": accuracy["std"],
+                     "accuracy_ci_low": accuracy["ci_low"], "accuracy_ci_high": accuracy["ci_high"],
+                     "macro_f1_mean": f1["mean"], "macro_f1_std": f1["std"],
+                     "macro_f1_ci_low": f1["ci_low"], "macro_f1_ci_high": f1["ci_high"],
+                     "ece_mean": float(group["ece"].mean()),
+                     "epoch_s_mean": float(group["epoch_s"].mean())})
+    return pd.DataFrame(rows)
+
+
+def compare_variants(records: list[dict], teacher: dict, labels,
+                     pairs: list[tuple[str, str, str]]) -> pd.DataFrame:
+    """Paired tests on the same test sentences, one row per (model, mode a, mode b).
+
+    mode b may be "teacher". Each row gives the mean accuracy difference a - b over seeds with a
+    paired-bootstrap interval and p-value, and the exact McNemar p-value of every seed.
+    """
+    labels = np.asarray(labels)
+    teacher_predictions = np.asarray(teacher["test_logits"]).argmax(-1)
+
+    def predictions(model, mode):
+        runs = sorted((r for r in records if r["model"] == model and r.get("mode") == mode),
+                      key=lambda r: r["seed"])
+        return {r["seed"]: np.asarray(r["test_logits"]).argmax(-1) for r in runs}
+
+    rows = []
+    for model, mode_a, mode_b in pairs:
+        a = predictions(model, mode_a)
+        b = {seed: teacher_predictions for seed in a} if mode_b == "teacher" else predictions(model, mode_b)
+        seeds = sorted(set(a) & set(b))
+        if not seeds:
+            raise ValueError(f"no seeds in common for {model}: {mode_a} vs {mode_b}")
+        boot = paired_bootstrap(labels, [a[s] for s in seeds], [b[s] for s in seeds])
+        mcnemar = [mcnemar_test(labels, a[s], b[s])["p_value"] for s in seeds]
+        rows.append({"model": model, "a": mode_a, "b": mode_b, "seeds": len(seeds),
+                     "difference_points": 100 * boot["difference"],
+                     "ci_low_points": 100 * boot["ci_low"], "ci_high_points": 100 * boot["ci_high"],
+                     "bootstrap_p": boot["p_value"],
+                     "mcnemar_p_per_seed": ", ".join(f"{p:.3f}" for p in mcnemar)})
+    return pd.DataFrame(rows)
+
+
+def disagreements(sentences, labels, teacher_logits, student_logits) -> pd.DataFrame:
+    """The test sentences where teacher and student predict different classes, with both
+    predictions and confidences: the raw material of an error analysis."""
+    from scipy.special import softmax
+
+    from .data import LABELS
+
+    labels = np.asarray(labels)
+    teacher_p = softmax(np.asarray(teacher_logits, dtype=float), axis=-1)
+    student_p = softmax(np.asarray(student_logits, dtype=float), axis=-1)
+    t_pred, s_pred = teacher_p.argmax(-1), student_p.argmax(-1)
+    mask = t_pred != s_pred
+    table = pd.DataFrame({
+        "sentence": np.asarray(sentences, dtype=object)[mask],
+        "label": [LABELS[i] for i in labels[mask]],
+        "teacher": [f"{LABELS[i]} ({p:.2f})" for i, p in zip(t_pred[mask], teacher_p[mask].max(-1))],
+        "student": [f"{LABELS[i]} ({p:.2f})" for i, p in zip(s_pred[mask], student_p[mask].max(-1))],
+        "right": np.where(t_pred[mask] == labels[mask], "teacher",
+                          np.where(s_pred[mask] == labels[mask], "student", "neither")),
+    })
+    return table.sort_values("right", kind="stable").reset_index(drop=True)

@@ -29,32 +29,52 @@ def notebooks(root: Path) -> list[Path]:
 def execute(profile: str, out_dir: Path, parameters: dict | None = None,
             only: list[str] | None = None) -> list[tuple[str, float]]:
     """Run each numbered notebook in order with papermill; returns (notebook, seconds) pairs."""
+    import os
+
     import papermill
 
-    import os
+    from .profiles import PROFILE_ENV
 
     root = repo_root()
     os.chdir(root)  # papermill records the paths it is given: keep them relative to the repository
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     timings = []
-    for source in notebooks(root):
-        if only and not any(source.name.startswith(prefix) for prefix in only):
-            continue
-        target = out_dir / source.name
-        start = time.perf_counter()
-        print(f"[pipeline] executing {source.name} (profile={profile})", flush=True)
-        try:
-            papermill.execute_notebook(
-                _relative(source, root), _relative(target, root),
-                parameters={"profile": profile, **(parameters or {})}, cwd="notebooks", progress_bar=False, kernel_name="python3",
-            )
-        except papermill.PapermillExecutionError as error:
-            raise SystemExit(f"[pipeline] {source.name} failed in cell {error.exec_count}: "
-                             f"{error.ename}: {error.evalue}") from None
-        timings.append((source.name, time.perf_counter() - start))
-        print(f"[pipeline] {source.name} done in {timings[-1][1]:.0f} s", flush=True)
+    # The kernel inherits the profile through the environment, so the executed notebooks carry no
+    # injected `profile = ...` line and nbval can re-run them under another profile.
+    previous = os.environ.get(PROFILE_ENV)
+    os.environ[PROFILE_ENV] = profile
+    try:
+        for source in notebooks(root):
+            if only and not any(source.name.startswith(prefix) for prefix in only):
+                continue
+            timings.append(_execute_one(source, out_dir, root, profile, parameters))
+    finally:
+        if previous is None:
+            os.environ.pop(PROFILE_ENV, None)
+        else:
+            os.environ[PROFILE_ENV] = previous
     return timings
+
+
+def _execute_one(source: Path, out_dir: Path, root: Path, profile: str,
+                 parameters: dict | None) -> tuple[str, float]:
+    import papermill
+
+    target = out_dir / source.name
+    start = time.perf_counter()
+    print(f"[pipeline] executing {source.name} (profile={profile})", flush=True)
+    try:
+        papermill.execute_notebook(
+            _relative(source, root), _relative(target, root), parameters=dict(parameters or {}),
+            cwd="notebooks", progress_bar=False, kernel_name="python3",
+        )
+    except papermill.PapermillExecutionError as error:
+        raise SystemExit(f"[pipeline] {source.name} failed in cell {error.exec_count}: "
+                         f"{error.ename}: {error.evalue}") from None
+    seconds = time.perf_counter() - start
+    print(f"[pipeline] {source.name} done in {seconds:.0f} s", flush=True)
+    return source.name, seconds
 
 
 def _relative(path: Path, root: Path) -> str:

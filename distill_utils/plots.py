@@ -8,7 +8,8 @@ import seaborn as sns
 
 from .data import LABELS
 
-PALETTE = {"teacher": "#1f4e79", "kd": "#c0504d", "plain": "#8c8c8c"}
+PALETTE = {"teacher": "#1f4e79", "kd": "#c0504d", "plain": "#8c8c8c", "transfer": "#e08b2c",
+           "hidden": "#6a3d9a"}
 
 
 def set_style() -> None:
@@ -90,4 +91,84 @@ def plot_temperature(probabilities: dict[float, np.ndarray], title: str):
     ax.set_xticks(np.arange(len(LABELS)) + width * (len(probabilities) - 1) / 2, LABELS)
     ax.set(ylabel="probability", title=title, ylim=(0, 1))
     ax.legend()
+    return fig
+
+
+def plot_gradient_scale(temperatures: np.ndarray, without_t2: np.ndarray, with_t2: np.ndarray):
+    """Soft-target gradient size against T, with and without the T^2 factor (log-log)."""
+    fig, ax = plt.subplots()
+    ax.loglog(temperatures, without_t2, marker="o", color=PALETTE["plain"], label="KL term alone")
+    ax.loglog(temperatures, with_t2, marker="o", color=PALETTE["kd"], label="T$^2$ x KL term")
+    ax.set(xlabel="temperature T", ylabel="mean |gradient| w.r.t. student logits",
+           title="Why the loss multiplies the soft term by T$^2$")
+    ax.legend()
+    return fig
+
+
+def plot_effective_targets(targets: dict[float, np.ndarray], title: str):
+    """At T = 1 the loss pulls the student towards alpha*one-hot + (1-alpha)*teacher: one bar
+    group per alpha."""
+    fig, ax = plt.subplots()
+    width = 0.8 / len(targets)
+    colors = sns.color_palette("rocket", len(targets))
+    for i, (alpha, target) in enumerate(targets.items()):
+        ax.bar(np.arange(len(LABELS)) + i * width, target, width, label=f"alpha = {alpha:g}", color=colors[i])
+    ax.set_xticks(np.arange(len(LABELS)) + width * (len(targets) - 1) / 2, LABELS)
+    ax.set(ylabel="target probability", title=title, ylim=(0, 1.05))
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_sweep_heatmap(table: pd.DataFrame, best: tuple[float, float], student: str):
+    """Validation accuracy over the alpha x temperature grid, the chosen cell outlined."""
+    grid = table.pivot(index="alpha", columns="temperature", values="val_accuracy") * 100
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    sns.heatmap(grid, annot=True, fmt=".1f", cmap="viridis", cbar_kws={"label": "val. accuracy (%)"}, ax=ax)
+    row = list(grid.index).index(best[0])
+    col = list(grid.columns).index(best[1])
+    ax.add_patch(plt.Rectangle((col, row), 1, 1, fill=False, edgecolor="red", linewidth=2.5))
+    ax.set(xlabel="temperature T", ylabel="alpha (hard-label weight)",
+           title=f"alpha x T sweep: {student}")
+    return fig
+
+
+def plot_seed_results(runs: pd.DataFrame, teacher_accuracy: float):
+    """Test accuracy of every run (one dot per seed) and each variant's mean with its 95% CI."""
+    fig, ax = plt.subplots(figsize=(7.5, 0.6 + 0.55 * runs.groupby(["model", "mode"]).ngroups))
+    labels = []
+    for i, ((model, mode), group) in enumerate(runs.groupby(["model", "mode"], sort=False)):
+        values = group["accuracy"].to_numpy() * 100
+        color = PALETTE.get(mode, "#4c72b0")
+        ax.scatter(values, np.full(len(values), i), color=color, alpha=0.6, zorder=3)
+        mean = values.mean()
+        if len(values) > 1:
+            from scipy import stats
+
+            half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+            ax.errorbar(mean, i, xerr=half, fmt="D", color="black", capsize=4, zorder=4)
+        else:
+            ax.scatter(mean, i, marker="D", color="black", zorder=4)
+        labels.append(f"{model} ({mode})")
+    ax.axvline(teacher_accuracy * 100, color=PALETTE["teacher"], linestyle="--", label="teacher")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.invert_yaxis()
+    ax.set(xlabel="test accuracy (%)", title="Every run, and the mean with its 95% interval over seeds")
+    ax.legend(loc="lower left", fontsize=8)
+    return fig
+
+
+def plot_reliability(tables: dict[str, pd.DataFrame], eces: dict[str, float]):
+    """Reliability diagrams: accuracy against confidence per bin; the diagonal is perfect calibration."""
+    fig, axes = plt.subplots(1, len(tables), figsize=(3.8 * len(tables), 3.8), squeeze=False, sharey=True)
+    for ax, (name, table) in zip(axes[0], tables.items()):
+        ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
+        centers = (table["bin_low"] + table["bin_high"]) / 2
+        ax.bar(centers, table["accuracy"], width=table["bin_high"] - table["bin_low"],
+               edgecolor="black", alpha=0.7, color=PALETTE["teacher"], label="accuracy")
+        ax.plot(table["confidence"], table["accuracy"], "o", color=PALETTE["kd"], markersize=4,
+                label="mean confidence")
+        ax.set(title=f"{name}\nECE = {100 * eces[name]:.2f}%", xlabel="confidence", xlim=(0, 1), ylim=(0, 1))
+    axes[0][0].set_ylabel("accuracy")
+    axes[0][0].legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
     return fig

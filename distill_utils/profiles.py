@@ -27,7 +27,8 @@ class Profile:
     test_size: float = 0.15
     val_size: float = 0.10
     train_limit: int | None = None  # stratified subsample of each split (smoke runs only)
-    seed: int = 42
+    seed: int = 42  # the first training seed; chapter 5 benchmarks this seed's students
+    seeds: tuple[int, ...] = (42,)  # every student variant is trained once per seed
     teacher_epochs: float = 3.0
     teacher_lr: float = 3e-5
     student_epochs: float = 3.0
@@ -37,6 +38,19 @@ class Profile:
     alpha: float = 0.5
     temperature: float = 2.0
     warmup_ratio: float = 0.1
+    # alpha x temperature sweep (one student, a short schedule, chosen on the validation split)
+    sweep_student: str | None = None  # None: the last student of the profile
+    sweep_alphas: tuple[float, ...] = (0.1, 0.5, 0.9)
+    sweep_temperatures: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
+    sweep_epochs: float = 1.0
+    # transfer set: the teacher's soft labels on every PhraseBank sentence outside validation/test
+    transfer_student: str | None = None  # None: the first student of the profile
+    transfer_agreement: str = "50"  # the agreement file whose sentences form the transfer set
+    transfer_epochs: float = 1.0
+    # intermediate-layer (hidden-state) distillation, Patient-KD style, as an option
+    hidden_student: str | None = None  # None: the last student of the profile
+    hidden_weight: float = 10.0  # weight of the hidden-state term added to the logit loss
+    cost_steps: int = 10  # training steps timed per mode in the cost comparison
     weight_decay: float = 0.01
     bf16: bool = True  # bf16 autocast where the hardware supports it (AMX CPUs, Ampere+ GPUs)
     latency_runs: int = 200
@@ -72,6 +86,13 @@ PROFILES: dict[str, Profile] = {
         student_lr=8e-5,
         alpha=0.5,
         temperature=4.0,
+        seeds=(42, 1, 2),
+        sweep_student="all-MiniLM-L6-v2",
+        sweep_epochs=2.0,
+        transfer_student="mpnet-6layer",
+        transfer_epochs=2.0,  # the transfer set is ~2.5x the training split: ~6 epochs' steps
+        hidden_student="all-MiniLM-L6-v2",
+        cost_steps=20,
     ),
     "seed": Profile(
         profile="seed",
@@ -87,6 +108,10 @@ PROFILES: dict[str, Profile] = {
         student_lr=5e-5,
         alpha=0.5,
         temperature=2.0,
+        seeds=(42, 1, 2),
+        sweep_epochs=2.0,
+        transfer_epochs=2.0,
+        cost_steps=20,
         latency_runs=300,
     ),
     "smoke": Profile(
@@ -103,6 +128,10 @@ PROFILES: dict[str, Profile] = {
         student_epochs=1.0,
         student_lr=1e-3,
         max_length=64,
+        sweep_alphas=(0.1, 0.9),
+        sweep_temperatures=(1.0, 4.0),
+        transfer_epochs=1.0,
+        cost_steps=3,
         latency_runs=20,
         throughput_batches=2,
     ),
@@ -125,13 +154,29 @@ def resolve_config(profile: str | None = None, **overrides) -> Profile:
     """The profile with every non-None override applied (the notebooks' parameters cell)."""
     base = get_profile(profile)
     changes = {key: value for key, value in overrides.items() if value is not None}
-    if "students" in changes and isinstance(changes["students"], str):
-        changes["students"] = tuple(s.strip() for s in changes["students"].split(",") if s.strip())
-    elif "students" in changes:
-        changes["students"] = tuple(changes["students"])
+    for name, convert in (("students", str), ("seeds", int), ("sweep_alphas", float),
+                          ("sweep_temperatures", float)):
+        if name in changes:
+            changes[name] = _as_tuple(changes[name], convert)
+    if "seed" in changes and "seeds" not in changes:
+        changes["seeds"] = (int(changes["seed"]),)  # `-p seed 7` alone: one run with that seed
     cfg = base.replace(**changes)
+    if "seeds" in changes and "seed" not in changes:
+        cfg = cfg.replace(seed=cfg.seeds[0])
+    cfg = cfg.replace(sweep_student=cfg.sweep_student or cfg.students[-1],
+                      transfer_student=cfg.transfer_student or cfg.students[0],
+                      hidden_student=cfg.hidden_student or cfg.students[-1])
     _validate(cfg)
     return cfg
+
+
+def _as_tuple(value, convert) -> tuple:
+    """A tuple from a papermill value: a list, a single value or a comma-separated string."""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    elif not isinstance(value, (list, tuple)):
+        value = [value]
+    return tuple(convert(v) for v in value)
 
 
 def _validate(cfg: Profile) -> None:
@@ -140,13 +185,33 @@ def _validate(cfg: Profile) -> None:
     check_model_name(cfg.teacher)
     for student in cfg.students:
         check_model_name(student)
+    if not cfg.students:
+        raise ValueError("a profile needs at least one student")
+    for name in ("sweep_student", "transfer_student", "hidden_student"):
+        if getattr(cfg, name) not in cfg.students:
+            raise ValueError(f"{name}={getattr(cfg, name)!r} is not one of the students {list(cfg.students)}")
+    if not cfg.seeds or cfg.seed != cfg.seeds[0]:
+        raise ValueError(f"seed ({cfg.seed}) must be the first of seeds {list(cfg.seeds)}")
+    if len(set(cfg.seeds)) != len(cfg.seeds):
+        raise ValueError(f"seeds must be distinct, got {list(cfg.seeds)}")
+    if cfg.transfer_agreement not in ("50", "66", "75", "all"):
+        raise ValueError(f"transfer_agreement must be one of 50, 66, 75, all; got {cfg.transfer_agreement!r}")
+    for value in cfg.sweep_alphas:
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"sweep_alphas must lie in [0, 1], got {value}")
+    for value in cfg.sweep_temperatures:
+        if value <= 0:
+            raise ValueError(f"sweep_temperatures must be > 0, got {value}")
+    if cfg.hidden_weight < 0:
+        raise ValueError(f"hidden_weight must be >= 0, got {cfg.hidden_weight}")
     if not 0.0 <= cfg.alpha <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1], got {cfg.alpha}")
     if cfg.temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {cfg.temperature}")
-    for name in ("teacher_epochs", "student_epochs", "teacher_lr", "student_lr"):
+    for name in ("teacher_epochs", "student_epochs", "teacher_lr", "student_lr", "sweep_epochs",
+                 "transfer_epochs"):
         if getattr(cfg, name) <= 0:
             raise ValueError(f"{name} must be > 0, got {getattr(cfg, name)}")
-    for name in ("batch_size", "max_length", "latency_runs", "throughput_batches"):
+    for name in ("batch_size", "max_length", "latency_runs", "throughput_batches", "cost_steps"):
         if int(getattr(cfg, name)) < 1:
             raise ValueError(f"{name} must be a positive integer, got {getattr(cfg, name)}")

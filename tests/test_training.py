@@ -9,7 +9,7 @@ import torch
 from distill_utils import training
 from distill_utils._io import atomic_path, write_json
 from distill_utils.artifacts import require
-from distill_utils.models import load_pretrained
+from distill_utils.models import load_checkpoint, load_pretrained
 from distill_utils.profiles import resolve_config
 
 
@@ -66,6 +66,7 @@ def test_student_distillation_and_control(tiny_teacher, tiny_splits, tmp_path):
     cfg = resolve_config("smoke")
     logits = training.cache_teacher_logits(teacher_dir, tiny_splits, cfg.max_length, tmp_path / "logits")
     records = training.train_students(cfg, tiny_splits, logits["train"], teacher_dir, tmp_path / "students")
+    assert len(records) == 2 * len(cfg.students) * len(cfg.seeds)
     assert [(r["model"], r["mode"]) for r in records] == [
         ("tiny-bert-copy", "kd"), ("tiny-bert-copy", "plain"),
         ("tiny-bert-random", "kd"), ("tiny-bert-random", "plain")]
@@ -91,18 +92,24 @@ def test_distillation_needs_teacher_logits(tiny_splits, tmp_path):
             learning_rate=1e-3, batch_size=16, seed=0, max_length=32, scratch_dir=tmp_path, alpha=0.5)
 
 
-def test_teacher_logits_must_match_rows(tiny_splits):
-    _, tokenizer = load_pretrained("tiny-bert-random", seed=0)
-    with pytest.raises(ValueError, match="teacher logit rows"):
-        training.tokenize_frame(tiny_splits["train"], tokenizer, 32, np.zeros((3, 3)))
+def test_teacher_logits_must_match_rows(tiny_splits, tmp_path):
+    model, tokenizer = load_pretrained("tiny-bert-random", seed=0)
+    with pytest.raises(ValueError, match="3 teacher logit rows for"):
+        training.train_classifier(
+            model, tokenizer, tiny_splits["train"], None, epochs=1, learning_rate=1e-3,
+            batch_size=16, seed=0, max_length=32, scratch_dir=tmp_path, alpha=0.5,
+            teacher_logits=np.zeros((3, 3), dtype=np.float32))
 
 
 def test_collator_pads_and_stacks_teacher_logits():
     _, tokenizer = load_pretrained("tiny-bert-random", seed=0)
     df = pd.DataFrame({"sentence": ["Profit rose .", "Net sales decreased by 5 % in the quarter ."],
                        "label": [2, 0]})
-    dataset = training.tokenize_frame(df, tokenizer, 32, np.array([[1, 2, 3], [4, 5, 6]], dtype=np.float32))
-    batch = training.DistillationCollator(tokenizer)([dataset[0], dataset[1]])
+    dataset = training.tokenize_frame(df, tokenizer, 32, with_rows=True)
+    collator = training.DistillationCollator(tokenizer, np.array([[1, 2, 3], [4, 5, 6]], dtype=np.float32))
+    batch = collator([dataset[1], dataset[0]])
+    assert torch.equal(batch["teacher_logits"], torch.tensor([[4.0, 5, 6], [1, 2, 3]]))  # by row, not position
+    batch = collator([dataset[0], dataset[1]])
     assert batch["input_ids"].shape[0] == 2 and batch["input_ids"].shape[1] == max(len(x) for x in dataset["input_ids"])
     assert torch.equal(batch["teacher_logits"], torch.tensor([[1.0, 2, 3], [4, 5, 6]]))
     assert batch["labels"].tolist() == [2, 0]
@@ -132,3 +139,74 @@ def test_interrupted_checkpoint_leaves_no_folder(tmp_path):
 def test_missing_input_names_the_notebook_to_run(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"run notebooks/02_teacher_finetuning.ipynb first"):
         require(tmp_path / "teacher", "teacher")
+
+
+def test_online_teacher_trains_exactly_like_cached_logits(tiny_teacher, tiny_splits, tmp_path):
+    """Distilling from the cache and from a teacher run every step give the same student (fp32)."""
+    teacher_dir, _ = tiny_teacher
+    train = tiny_splits["train"].iloc[:48].reset_index(drop=True)
+    logits = training.cache_teacher_logits(teacher_dir, {"train": train}, 32, tmp_path / "logits")["train"]
+    teacher, teacher_tokenizer = load_checkpoint(teacher_dir)
+    weights = []
+    for kwargs in ({"teacher_logits": logits}, {"teacher": teacher, "teacher_tokenizer": teacher_tokenizer}):
+        model, tokenizer = load_pretrained("tiny-bert-random", seed=0)
+        result = training.train_classifier(
+            model, tokenizer, train, None, epochs=1, learning_rate=1e-3, batch_size=16, seed=0,
+            max_length=32, scratch_dir=tmp_path / "scratch", bf16=False, alpha=0.3, temperature=2.0,
+            **kwargs)
+        weights.append({k: v.clone() for k, v in result.model.state_dict().items()})
+    for key in weights[0]:
+        assert torch.allclose(weights[0][key], weights[1][key], atol=1e-5), key
+    assert any(not torch.equal(v, load_pretrained("tiny-bert-random", seed=0)[0].state_dict()[k])
+               for k, v in weights[0].items())  # and it did train
+
+
+def test_hidden_state_distillation_saves_an_ordinary_student(tiny_teacher, tiny_splits, tmp_path):
+    teacher_dir, _ = tiny_teacher
+    cfg = resolve_config("smoke")
+    logits = training.cache_teacher_logits(teacher_dir, tiny_splits, cfg.max_length, tmp_path / "logits")
+    out = tmp_path / "students" / "tiny-bert-random" / "hidden-seed42"
+    record = training.train_student(cfg, "tiny-bert-random", tiny_splits, out, teacher_dir=teacher_dir,
+                                    seed=42, alpha=0.5, temperature=2.0, teacher_logits=logits["train"],
+                                    hidden_weight=10.0, mode="hidden")
+    assert record["mode"] == "hidden" and record["hidden_weight"] == 10.0
+    assert "eval_accuracy" in record["log_history"][-2]  # evaluation still works through the wrapper
+    model, _ = load_checkpoint(out)
+    assert type(model).__name__ == "BertForSequenceClassification"
+    assert not any("projection" in key for key in model.state_dict())
+    cached = np.load(teacher_dir.parent / "teacher_hidden" / "tiny-bert-random-train.npy")
+    assert cached.shape == (len(tiny_splits["train"]), 1, 128)  # 1 student layer, teacher width 128
+
+
+def test_hidden_layer_map_and_loss():
+    assert training.hidden_layer_map(6, 12) == [2, 4, 6, 8, 10, 12]
+    assert training.hidden_layer_map(1, 2) == [2]
+    with pytest.raises(ValueError, match="cannot map"):
+        training.hidden_layer_map(13, 12)
+    x = torch.randn(4, 2, 8)
+    assert training.hidden_state_loss(x, 3 * x).item() == pytest.approx(0.0, abs=1e-6)  # scale-free
+    assert training.hidden_state_loss(x, -x).item() == pytest.approx(4.0, abs=1e-5)
+
+
+def test_sweep_table_and_choice(tiny_teacher, tiny_splits, tmp_path):
+    teacher_dir, _ = tiny_teacher
+    cfg = resolve_config("smoke")
+    logits = training.cache_teacher_logits(teacher_dir, tiny_splits, cfg.max_length, tmp_path / "logits")
+    table = training.sweep_alpha_temperature(cfg, tiny_splits, logits["train"], teacher_dir, tmp_path / "sweep.json")
+    assert len(table) == len(cfg.sweep_alphas) * len(cfg.sweep_temperatures)
+    assert (tmp_path / "sweep.json").is_file()
+    assert not (tmp_path / "students").exists()  # sweep runs save no checkpoints
+    ties = pd.DataFrame({"alpha": [0.1, 0.5, 0.9], "temperature": [1.0, 2.0, 4.0],
+                         "val_accuracy": [0.8, 0.9, 0.9], "val_macro_f1": [0.9, 0.7, 0.8]})
+    assert training.best_sweep_point(ties) == (0.9, 4.0)
+
+
+def test_training_cost_is_measured_side_by_side(tiny_teacher, tiny_splits):
+    teacher_dir, _ = tiny_teacher
+    cfg = resolve_config("smoke")
+    logits = training.cache_teacher_logits(teacher_dir, tiny_splits, cfg.max_length, teacher_dir.parent / "logits")
+    cost = training.measure_training_cost(cfg, "tiny-bert-random", tiny_splits, logits["train"], teacher_dir,
+                                          alpha=0.5, temperature=2.0, steps=2)
+    assert list(cost["mode"]) == ["plain", "kd (cached teacher logits)", "kd (teacher every step)"]
+    assert (cost["steps_timed"] == 2).all() and (cost["step_s"] > 0).all()
+    assert cost.loc[0, "ratio_vs_plain"] == 1.0

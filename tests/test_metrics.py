@@ -1,0 +1,60 @@
+"""Statistics the book reports: seed intervals, paired tests, calibration, disagreements."""
+import numpy as np
+import pytest
+from scipy import stats
+
+from distill_utils import metrics
+
+
+def test_seed_summary_uses_a_t_interval_and_refuses_to_invent_spread():
+    summary = metrics.seed_summary([0.94, 0.95, 0.96])
+    half = stats.t.ppf(0.975, 2) * 0.01 / np.sqrt(3)
+    assert summary["mean"] == pytest.approx(0.95)
+    assert summary["std"] == pytest.approx(0.01)
+    assert (summary["ci_low"], summary["ci_high"]) == pytest.approx((0.95 - half, 0.95 + half))
+    single = metrics.seed_summary([0.9])
+    assert single["std"] is None and single["ci_low"] is None and single["n_seeds"] == 1
+    with pytest.raises(ValueError):
+        metrics.seed_summary([])
+
+
+def test_paired_bootstrap_sees_pairing():
+    labels = np.zeros(300, dtype=int)
+    same = np.zeros(300, dtype=int)
+    identical = metrics.paired_bootstrap(labels, [same], [same])
+    assert identical["difference"] == 0 and identical["p_value"] == 1.0
+    worse = same.copy()
+    worse[:30] = 1  # b wrong on 30 sentences a gets right
+    result = metrics.paired_bootstrap(labels, [same, same], [worse, worse], n_resamples=2000)
+    assert result["difference"] == pytest.approx(0.1)
+    assert result["p_value"] < 0.01 and result["ci_low"] > 0
+    with pytest.raises(ValueError):
+        metrics.paired_bootstrap(labels, [same[:10]], [same])
+
+
+def test_expected_calibration_error_on_a_known_case():
+    # every answer given with confidence 0.9, right 80% of the time: ECE = 0.1
+    probabilities = np.array([0.9, 0.05, 0.05])
+    logits = np.tile(np.log(probabilities), (100, 1))
+    labels = np.array([0] * 80 + [1] * 20)
+    assert metrics.expected_calibration_error(labels, logits) == pytest.approx(0.1)
+    table = metrics.reliability_table(labels, logits)
+    assert len(table) == 1 and table["count"].iloc[0] == 100 and table["bin_low"].iloc[0] == pytest.approx(0.8)
+    perfect = np.tile(np.log([0.8, 0.1, 0.1]), (100, 1))
+    assert metrics.expected_calibration_error(labels, perfect) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_compare_variants_and_disagreements():
+    labels = np.array([0, 1, 2, 1])
+    eye = np.eye(3) * 5
+    teacher = {"test_logits": eye[[0, 1, 2, 1]].tolist()}
+    records = [{"model": "s", "mode": mode, "seed": seed, "test_logits": eye[preds].tolist()}
+               for seed in (1, 2) for mode, preds in (("kd", [0, 1, 2, 2]), ("plain", [0, 0, 2, 2]))]
+    table = metrics.compare_variants(records, teacher, labels, [("s", "kd", "plain"), ("s", "kd", "teacher")])
+    assert table.loc[0, "difference_points"] == pytest.approx(25.0)
+    assert table.loc[1, "difference_points"] == pytest.approx(-25.0)
+    assert table.loc[0, "seeds"] == 2 and table.loc[0, "mcnemar_p_per_seed"] == "1.000, 1.000"
+    with pytest.raises(ValueError, match="no seeds in common"):
+        metrics.compare_variants(records, teacher, labels, [("s", "kd", "hidden")])
+    table = metrics.disagreements(["a", "b", "c", "d"], labels, teacher["test_logits"], records[0]["test_logits"])
+    assert list(table["sentence"]) == ["d"] and table.loc[0, "right"] == "teacher"
