@@ -38,7 +38,7 @@ test: setup
 
 ## render the committed notebooks as they are (no execution)
 book: setup
-	$(BIN)/jupyter-book build . -W --keep-going
+	$(BIN)/python -m distill_utils.pipeline --book-only
 
 ## benchmark the trained models of $(PROFILE) from the command line
 bench: setup

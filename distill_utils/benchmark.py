@@ -1,9 +1,12 @@
-"""One uniform benchmark record per model: accuracy, size and speed, measured side by side.
+"""One uniform benchmark record per model variant: accuracy, size and speed, measured side by side.
 
-In the spirit of NLP with Transformers (ch. 8): `PerformanceBenchmark` measures one model;
-`benchmark_profile` measures the teacher and every student of a profile in one process, with the
-same sentences and threads, so ratios between them are meaningful. Latency is the model's forward
-pass on pre-tokenized inputs (tokenization excluded), after a warm-up.
+In the spirit of NLP with Transformers (ch. 8): `PerformanceBenchmark` measures one model variant;
+`benchmark_profile` measures the teacher and the students of a profile, each in every variant
+(fp32, bf16 autocast, torch dynamic int8, ONNX Runtime fp32 and int8), in one process, with the
+same sentences and threads, so ratios between them are meaningful. Latency is the forward pass on
+pre-tokenized inputs (tokenization excluded), after a warm-up. FLOPs per sample come from the
+model's shapes and the real token counts, and achieved GFLOP/s is set against a matrix-multiply
+peak measured on the same machine.
 
 Command line (prints the table): ``python -m distill_utils.benchmark --profile cpu``
 """
@@ -11,16 +14,31 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
+import io
 import platform
 import time
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 import torch
 
 from .metrics import classification_metrics
-from .models import count_parameters, predict_logits
+from .models import count_parameters
+
+VARIANTS: tuple[str, ...] = ("fp32", "bf16", "int8-dynamic", "onnx-fp32", "onnx-int8")
+VARIANT_DTYPE = {"fp32": "float32", "bf16": "bfloat16 autocast", "int8-dynamic": "int8 weights (Linear)",
+                 "onnx-fp32": "float32", "onnx-int8": "int8 weights (MatMul)"}
+VARIANT_ENGINE = {"fp32": "torch", "bf16": "torch", "int8-dynamic": "torch",
+                  "onnx-fp32": "onnxruntime", "onnx-int8": "onnxruntime"}
+
+
+class VariantUnavailable(RuntimeError):
+    """A variant that cannot be built on this machine; the benchmark reports the reason."""
 
 
 def cpu_name() -> str:
@@ -44,81 +62,294 @@ def torch_threads(threads: int | None):
         torch.set_num_threads(previous)
 
 
+# --------------------------------------------------------------------------- FLOPs and peak
+
+def forward_flops(config, sequence_length: int, batch_size: int = 1) -> int:
+    """Multiply-add FLOPs (2 per MAC) of one encoder forward pass with a classification head.
+
+    Per layer: Q, K, V and output projections 8*n*d^2, attention scores and weighted sum 4*n^2*d,
+    feed-forward 4*n*d*f; the head adds 2*(d^2 + d*labels). Embedding lookups, softmax, layer
+    norms and activations are memory-bound and left out (a few percent).
+    """
+    n, d = int(sequence_length), int(config.hidden_size)
+    f = int(getattr(config, "intermediate_size", 4 * d))
+    per_layer = 8 * n * d * d + 4 * n * n * d + 4 * n * d * f
+    head = 2 * (d * d + d * int(config.num_labels))
+    return int(batch_size) * (int(config.num_hidden_layers) * per_layer + head)
+
+
+def matmul_peak_gflops(dtype: torch.dtype = torch.float32, size: int = 1024, repeats: int = 20,
+                       threads: int | None = None) -> float | None:
+    """Best achieved GFLOP/s of a square matrix multiply: what this CPU does at its best.
+
+    None when the dtype is not supported here (e.g. bf16 on a CPU without bf16 instructions).
+    """
+    with torch_threads(threads):
+        try:
+            a = torch.randn(size, size).to(dtype)
+            b = torch.randn(size, size).to(dtype)
+            for _ in range(3):
+                a @ b
+        except RuntimeError:
+            return None
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            a @ b
+            best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+# --------------------------------------------------------------------------- variants
+
+@dataclass
+class Variant:
+    """A runnable form of a model: ``forward`` maps tokenized inputs (torch tensors) to logits."""
+
+    name: str
+    forward: Callable[[dict], np.ndarray]
+    disk_mb: float | None
+
+
+def _torch_forward(model, autocast: bool = False) -> Callable[[dict], np.ndarray]:
+    @torch.inference_mode()
+    def forward(batch: dict) -> np.ndarray:
+        if autocast:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return model(**batch).logits.float().numpy()
+        return model(**batch).logits.float().numpy()
+    return forward
+
+
+def _state_dict_mb(model) -> float:
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return buffer.tell() / 2**20
+
+
+class _LogitsOnly(torch.nn.Module):
+    """Named tensor inputs in, logits out: the signature ONNX export needs."""
+
+    def __init__(self, model, input_names: list[str]):
+        super().__init__()
+        self.model, self.input_names = model, input_names
+
+    def forward(self, input_ids, attention_mask, token_type_ids=None):
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None:
+            inputs["token_type_ids"] = token_type_ids
+        return self.model(**inputs).logits
+
+
+def export_onnx(model, tokenizer, path: str | Path) -> Path:
+    """Export a classifier to ONNX with dynamic batch and sequence axes (torch.onnx, dynamo).
+
+    Written atomically; an existing file is reused (the caller keys the folder by checkpoint).
+    """
+    from ._io import atomic_path
+
+    path = Path(path)
+    if path.is_file():
+        return path
+    example = tokenizer(["Operating profit rose to EUR 13.1 mn .", "Sales fell ."], padding=True,
+                        return_tensors="pt")
+    names = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in example]
+    batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_LogitsOnly(model.eval(), names), tuple(example[k] for k in names), str(tmp),
+                          input_names=names, output_names=["logits"],
+                          dynamic_shapes={k: {0: batch, 1: sequence} for k in names},
+                          dynamo=True, external_data=False, verbose=False)
+    return path
+
+
+def quantize_onnx(source: Path, target: Path) -> Path:
+    """ONNX Runtime dynamic quantisation: int8 weights for MatMul, activations quantised on the fly."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from ._io import atomic_path
+
+    if target.is_file():
+        return target
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # ORT's advice to pre-process is for static quantisation
+    try:
+        with atomic_path(target) as tmp:
+            quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
+    return target
+
+
+def _onnx_forward(path: Path, threads: int) -> Callable[[dict], np.ndarray]:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+
+    def forward(batch: dict) -> np.ndarray:
+        return session.run(None, {k: batch[k].numpy().astype(np.int64) for k in names})[0]
+    return forward
+
+
+def build_variant(model, tokenizer, variant: str, export_dir: str | Path | None = None,
+                  threads: int | None = None, checkpoint_dir: str | Path | None = None) -> Variant:
+    """One runnable variant of a fine-tuned classifier, or VariantUnavailable with the reason."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; valid: {', '.join(VARIANTS)}")
+    model = model.eval()
+    weights = Path(checkpoint_dir) / "model.safetensors" if checkpoint_dir else None
+    fp32_disk = weights.stat().st_size / 2**20 if weights and weights.is_file() else None
+    if variant == "fp32":
+        return Variant(variant, _torch_forward(model), fp32_disk)
+    if variant == "bf16":
+        from .training import mixed_precision
+
+        if mixed_precision(True) != "bf16":
+            raise VariantUnavailable("this CPU has no bf16 instructions (AVX512-BF16 or AMX)")
+        return Variant(variant, _torch_forward(model, autocast=True), fp32_disk)
+    if variant == "int8-dynamic":
+        if "x86" not in torch.backends.quantized.supported_engines and \
+                "fbgemm" not in torch.backends.quantized.supported_engines:
+            raise VariantUnavailable("torch has no x86/fbgemm quantized engine on this machine")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated but works in 2.x
+            quantized = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear},
+                                                               dtype=torch.qint8)
+        return Variant(variant, _torch_forward(quantized), _state_dict_mb(quantized))
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        raise VariantUnavailable("onnxruntime is not installed") from None
+    if export_dir is None:
+        raise ValueError("ONNX variants need an export_dir")
+    export_dir = Path(export_dir)
+    with torch_threads(threads) as n_threads:
+        try:
+            fp32_path = export_onnx(model, tokenizer, export_dir / "model.onnx")
+        except Exception as error:  # exporters fail in many ways; report, never hide
+            raise VariantUnavailable(f"ONNX export failed: {type(error).__name__}: "
+                                     f"{str(error).splitlines()[0][:200]}") from error
+        path = fp32_path if variant == "onnx-fp32" else quantize_onnx(fp32_path, export_dir / "model.int8.onnx")
+        return Variant(variant, _onnx_forward(path, n_threads), path.stat().st_size / 2**20)
+
+
+# --------------------------------------------------------------------------- measurement
+
 class PerformanceBenchmark:
-    """Measures one model on the test split and returns one flat record (a dict)."""
+    """Measures one model variant on the test split and returns one flat record (a dict)."""
 
     def __init__(self, model, tokenizer, test_df: pd.DataFrame, name: str, *, role: str = "",
-                 variant: str = "fp32", max_length: int = 128, latency_runs: int = 200,
-                 throughput_batches: int = 10, throughput_batch_size: int = 32,
-                 threads: int | None = None, checkpoint_dir: str | Path | None = None):
+                 mode: str = "", variant: str = "fp32", max_length: int = 128,
+                 latency_runs: int = 200, throughput_batches: int = 10, throughput_batch_size: int = 32,
+                 threads: int | None = None, checkpoint_dir: str | Path | None = None,
+                 export_dir: str | Path | None = None, peaks: dict[str, float | None] | None = None):
         self.model, self.tokenizer, self.test_df = model.eval(), tokenizer, test_df
-        self.name, self.role, self.variant = name, role, variant
+        self.name, self.role, self.mode, self.variant = name, role, mode, variant
         self.max_length, self.latency_runs = max_length, latency_runs
         self.throughput_batches, self.throughput_batch_size = throughput_batches, throughput_batch_size
-        self.threads, self.checkpoint_dir = threads, checkpoint_dir
+        self.threads, self.checkpoint_dir, self.export_dir = threads, checkpoint_dir, export_dir
+        self.peaks = peaks or {}
+        self.runner: Variant | None = None
         self.logits: np.ndarray | None = None
 
+    def _encode(self, sentences: list[str]) -> dict:
+        return dict(self.tokenizer(sentences, padding=True, truncation=True,
+                                   max_length=self.max_length, return_tensors="pt"))
+
     def compute_accuracy(self) -> dict:
-        self.logits = predict_logits(self.model, self.tokenizer, list(self.test_df["sentence"]),
-                                     max_length=self.max_length)
-        metrics = classification_metrics(self.test_df["label"].to_numpy(), self.logits)
+        sentences = list(self.test_df["sentence"])
+        order = np.argsort([len(s) for s in sentences], kind="stable")
+        logits = np.zeros((len(sentences), self.model.config.num_labels), dtype=np.float32)
+        for start in range(0, len(order), 64):
+            index = order[start:start + 64]
+            logits[index] = self.runner.forward(self._encode([sentences[i] for i in index]))
+        self.logits = logits
+        metrics = classification_metrics(self.test_df["label"].to_numpy(), logits)
         return {k: metrics[k] for k in ("accuracy", "macro_f1", "n_correct", "n", "confusion_matrix")}
 
     def compute_size(self) -> dict:
-        params = count_parameters(self.model)
-        size = {"parameters": params,
-                "size_mb": sum(p.numel() * 4 for p in self.model.parameters()) / 2**20}
-        if self.checkpoint_dir is not None:
-            weights = Path(self.checkpoint_dir) / "model.safetensors"
-            size["disk_mb"] = weights.stat().st_size / 2**20 if weights.is_file() else None
-        return size
+        return {"parameters": count_parameters(self.model),
+                "size_mb": sum(p.numel() * 4 for p in self.model.parameters()) / 2**20,
+                "disk_mb": self.runner.disk_mb}
 
-    def _encode(self, sentences: list[str]) -> dict:
-        return self.tokenizer(sentences, padding=True, truncation=True,
-                              max_length=self.max_length, return_tensors="pt")
-
-    @torch.inference_mode()
     def time_latency(self, warmup: int = 10) -> dict:
         sentences = list(self.test_df["sentence"])
         inputs = [self._encode([sentences[i % len(sentences)]]) for i in range(self.latency_runs)]
         for batch in inputs[:warmup]:
-            self.model(**batch)
+            self.runner.forward(batch)
         times = []
         for batch in inputs:
             start = time.perf_counter()
-            self.model(**batch)
-            times.append((time.perf_counter() - start) * 1000)
+            self.runner.forward(batch)
+            times.append(time.perf_counter() - start)
         times = np.asarray(times)
         tokens = [int(b["input_ids"].shape[1]) for b in inputs]
-        return {"latency_ms_median": float(np.median(times)), "latency_ms_p95": float(np.percentile(times, 95)),
-                "latency_ms_mean": float(times.mean()), "latency_ms_std": float(times.std(ddof=1)),
-                "latency_runs": len(times), "mean_tokens_batch1": float(np.mean(tokens))}
+        flops = [forward_flops(self.model.config, n) for n in tokens]
+        return {"latency_ms_median": float(np.median(times) * 1000),
+                "latency_ms_p95": float(np.percentile(times, 95) * 1000),
+                "latency_ms_mean": float(times.mean() * 1000), "latency_ms_std": float(times.std(ddof=1) * 1000),
+                "latency_runs": len(times), "mean_tokens_batch1": float(np.mean(tokens)),
+                "gflop_per_sample": float(np.mean(flops) / 1e9),
+                "gflops_batch1": float(np.sum(flops) / times.sum() / 1e9)}
 
-    @torch.inference_mode()
     def time_throughput(self) -> dict:
         sentences = list(self.test_df["sentence"])
         size = self.throughput_batch_size
         batches = [self._encode([sentences[(b * size + i) % len(sentences)] for i in range(size)])
                    for b in range(self.throughput_batches)]
-        self.model(**batches[0])  # warm-up
+        self.runner.forward(batches[0])  # warm-up
         start = time.perf_counter()
         for batch in batches:
-            self.model(**batch)
+            self.runner.forward(batch)
         elapsed = time.perf_counter() - start
+        flops = sum(forward_flops(self.model.config, b["input_ids"].shape[1], size) for b in batches)
         return {"throughput_samples_per_s": size * len(batches) / elapsed,
-                "throughput_batch_size": size, "throughput_batches": len(batches)}
+                "throughput_batch_size": size, "throughput_batches": len(batches),
+                "gflops_batch32": flops / elapsed / 1e9}
 
     def run_benchmark(self) -> dict:
-        record = {"model": self.name, "role": self.role, "variant": self.variant}
+        record = {"model": self.name, "role": self.role, "mode": self.mode, "variant": self.variant,
+                  "engine": VARIANT_ENGINE.get(self.variant), "dtype": VARIANT_DTYPE.get(self.variant),
+                  "skipped": None}
         with torch_threads(self.threads) as threads:
+            try:
+                self.runner = build_variant(self.model, self.tokenizer, self.variant, self.export_dir,
+                                            threads, self.checkpoint_dir)
+            except VariantUnavailable as reason:
+                record.update({"skipped": str(reason), "parameters": count_parameters(self.model),
+                               "threads": threads})
+                return record
             record.update(self.compute_size())
             record.update(self.compute_accuracy())
             record.update(self.time_latency())
             record.update(self.time_throughput())
-        record.update({"threads": threads, "dtype": "float32" if self.variant == "fp32" else self.variant,
-                       "sequence_length": f"dynamic padding, truncation at {self.max_length}",
-                       "cpu": cpu_name(), "torch": torch.__version__})
+        peak = self.peaks.get("bf16" if self.variant == "bf16" else "fp32")
+        record.update({
+            "threads": threads, "peak_gflops": peak,
+            "peak_basis": "bf16 matmul" if self.variant == "bf16" else "fp32 matmul",
+            "pct_of_peak_batch32": None if not peak else 100 * record["gflops_batch32"] / peak,
+            "sequence_length": f"dynamic padding, truncation at {self.max_length}",
+            "cpu": cpu_name(), "torch": torch.__version__, "onnxruntime": _version("onnxruntime"),
+        })
         return record
+
+
+def _version(package: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def student_checkpoints(students_dir: Path, seed: int, modes: tuple[str, ...] = ("kd", "plain")) -> list[Path]:
@@ -127,31 +358,75 @@ def student_checkpoints(students_dir: Path, seed: int, modes: tuple[str, ...] = 
                   if (p / "run.json").is_file())
 
 
-def benchmark_profile(cfg, test_df: pd.DataFrame, teacher_dir: Path, student_dirs: list[Path],
-                      progress: bool = True) -> pd.DataFrame:
-    """Benchmark the teacher and the given student checkpoints in this process, one row each."""
+def benchmark_profile(cfg, test_df: pd.DataFrame, teacher_dir: Path, student_dirs: list[Path], *,
+                      variants: tuple[str, ...] = VARIANTS, fp32_only_modes: tuple[str, ...] = ("plain",),
+                      export_root: Path | None = None, progress: bool = True) -> pd.DataFrame:
+    """Benchmark the teacher and the given students, every variant, in this process: one row each.
+
+    Students whose mode is in ``fp32_only_modes`` (the plain controls, same architecture as the
+    distilled ones) are measured in fp32 only. Speed-up and size ratio are against the fp32 teacher.
+    """
     from tqdm.auto import tqdm
 
     from ._io import read_json
-    from .models import load_checkpoint
+    from .models import checkpoint_fingerprint, load_checkpoint
 
+    unknown = set(variants) - set(VARIANTS)
+    if unknown:
+        raise ValueError(f"unknown variant(s) {sorted(unknown)}; valid: {', '.join(VARIANTS)}")
+    if "fp32" not in variants:
+        raise ValueError("the fp32 variant is the baseline every ratio is measured against")
+    peaks = {"fp32": matmul_peak_gflops(torch.float32, threads=cfg.threads),
+             "bf16": matmul_peak_gflops(torch.bfloat16, threads=cfg.threads)}
+    jobs = []
+    for directory in [teacher_dir, *student_dirs]:
+        info = read_json(Path(directory) / "run.json")
+        mode = info.get("mode", "teacher")
+        for variant in variants:
+            if variant == "fp32" or mode not in fp32_only_modes:
+                jobs.append((Path(directory), info, mode, variant))
     rows = []
-    for directory in tqdm([teacher_dir, *student_dirs], desc="benchmark", disable=not progress):
-        info = read_json(directory / "run.json")
-        model, tokenizer = load_checkpoint(directory)
-        name = info["model"] if info["role"] == "teacher" else f"{info['model']} ({info['mode']})"
+    loaded: dict[Path, tuple] = {}
+    for directory, info, mode, variant in tqdm(jobs, desc="benchmark", disable=not progress):
+        if directory not in loaded:
+            loaded.clear()  # one model in memory at a time
+            loaded[directory] = load_checkpoint(directory)
+        model, tokenizer = loaded[directory]
+        name = info["model"] if info["role"] == "teacher" else f"{info['model']} ({mode})"
+        export_dir = None
+        if export_root is not None:
+            export_dir = Path(export_root) / f"{directory.parent.name}-{directory.name}-{checkpoint_fingerprint(directory)[:12]}"
         bench = PerformanceBenchmark(
-            model, tokenizer, test_df, name, role=info["role"], max_length=cfg.max_length,
-            latency_runs=cfg.latency_runs, throughput_batches=cfg.throughput_batches,
-            threads=cfg.threads, checkpoint_dir=directory,
-        )
-        rows.append({**bench.run_benchmark(), "seed": info["seed"], "mode": info.get("mode", "teacher")})
-        del model
+            model, tokenizer, test_df, name, role=info["role"], mode=mode, variant=variant,
+            max_length=cfg.max_length, latency_runs=cfg.latency_runs,
+            throughput_batches=cfg.throughput_batches, threads=cfg.threads,
+            checkpoint_dir=directory, export_dir=export_dir, peaks=peaks)
+        rows.append({**bench.run_benchmark(), "seed": info["seed"], "base_model": info["model"]})
     table = pd.DataFrame(rows)
-    teacher = table[table["role"] == "teacher"].iloc[0]
+    teacher = table[(table["role"] == "teacher") & (table["variant"] == "fp32")].iloc[0]
     table["speedup_vs_teacher"] = teacher["latency_ms_median"] / table["latency_ms_median"]
+    table["throughput_ratio_vs_teacher"] = table["throughput_samples_per_s"] / teacher["throughput_samples_per_s"]
     table["size_ratio_vs_teacher"] = table["size_mb"] / teacher["size_mb"]
+    table["disk_ratio_vs_teacher"] = table["disk_mb"] / teacher["disk_mb"]
+    fp32 = table[table["variant"] == "fp32"].set_index("model")["accuracy"]
+    table["accuracy_change_vs_fp32"] = table["accuracy"] - table["model"].map(fp32)
+    table["accuracy_gap_vs_teacher"] = teacher["accuracy"] - table["accuracy"]
+    table["pareto"] = pareto_front(table)
     return table
+
+
+def pareto_front(table: pd.DataFrame) -> pd.Series:
+    """True for every measured variant that no other is both faster than and as accurate as."""
+    measured = table["skipped"].isna() if "skipped" in table else pd.Series(True, index=table.index)
+    front = pd.Series(False, index=table.index)
+    for i, row in table[measured].iterrows():
+        others = table[measured & (table.index != i)]
+        dominated = ((others["latency_ms_median"] <= row["latency_ms_median"])
+                     & (others["accuracy"] >= row["accuracy"])
+                     & ((others["latency_ms_median"] < row["latency_ms_median"])
+                        | (others["accuracy"] > row["accuracy"]))).any()
+        front[i] = not dominated
+    return front
 
 
 # The reference experiment this book answers (BERT-base-uncased -> DistilBERT-base-uncased),
@@ -163,8 +438,21 @@ REFERENCE = {
                 "size_mb": 255.42, "latency_ms": 3.98},
 }
 
-SUMMARY_COLUMNS = ["model", "accuracy", "macro_f1", "parameters", "size_mb", "latency_ms_median",
-                   "latency_ms_p95", "throughput_samples_per_s", "speedup_vs_teacher"]
+SUMMARY_COLUMNS = ["model", "variant", "accuracy", "macro_f1", "parameters", "size_mb", "disk_mb",
+                   "latency_ms_median", "latency_ms_p95", "throughput_samples_per_s",
+                   "speedup_vs_teacher", "disk_ratio_vs_teacher"]
+FLOP_COLUMNS = ["model", "variant", "gflop_per_sample", "mean_tokens_batch1", "gflops_batch1",
+                "gflops_batch32", "peak_basis", "peak_gflops", "pct_of_peak_batch32"]
+
+
+def format_table(table: pd.DataFrame, columns: list[str]) -> str:
+    """Plain-text table for the command line, sorted by latency, skipped variants last with reasons."""
+    shown = table.sort_values("latency_ms_median", na_position="last")
+    text = shown[columns].to_string(index=False, float_format=lambda v: f"{v:,.2f}")
+    skipped = shown[shown["skipped"].notna()]
+    for _, row in skipped.iterrows():
+        text += f"\nskipped {row['model']} [{row['variant']}]: {row['skipped']}"
+    return text
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -175,23 +463,31 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profile", default=None, help="profile name (default: $DISTILL_PROFILE or cpu)")
     parser.add_argument("--artifacts-dir", default=None)
+    parser.add_argument("--seed", type=int, default=None, help="which seed's students (default: the profile's first)")
+    parser.add_argument("--variants", default=",".join(VARIANTS),
+                        help=f"comma-separated subset of {','.join(VARIANTS)} (fp32 is required)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--latency-runs", type=int, default=None)
     parser.add_argument("--output", default=None, help="also write the records as JSON here")
     args = parser.parse_args(argv)
     cfg = resolve_config(args.profile, threads=args.threads, latency_runs=args.latency_runs,
-                         artifacts_dir=args.artifacts_dir)
+                         artifacts_dir=args.artifacts_dir, seed=args.seed)
+    variants = tuple(v.strip() for v in args.variants.split(",") if v.strip())
     root = artifacts_root(cfg.profile, cfg.artifacts_dir)
-    teacher_dir = require(root / "teacher", "teacher")
+    teacher_dir = require(root / "teacher" / "run.json", "teacher").parent
     students = student_checkpoints(require(root / "students", "students"), cfg.seed)
     test = split_phrasebank(load_phrasebank(cfg.agreement), seed=cfg.split_seed,
                             test_size=cfg.test_size, val_size=cfg.val_size)["test"]
-    table = benchmark_profile(cfg, test, teacher_dir, students, progress=False)
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(table.sort_values("latency_ms_median")[SUMMARY_COLUMNS].to_string(index=False))
-    first = table.iloc[0]
+    table = benchmark_profile(cfg, test, teacher_dir, students, variants=variants,
+                              export_root=root / "onnx", progress=False)
+    with pd.option_context("display.width", 250, "display.max_columns", 30):
+        print(format_table(table, SUMMARY_COLUMNS))
+        print()
+        print(format_table(table, FLOP_COLUMNS))
+    first = table[table["skipped"].isna()].iloc[0]
     print(f"\nthreads={first['threads']} batch=1 (latency) / {first['throughput_batch_size']} (throughput) "
-          f"dtype={first['dtype']} sequence={first['sequence_length']} cpu={first['cpu']}")
+          f"sequence={first['sequence_length']} cpu={first['cpu']} torch={first['torch']} "
+          f"onnxruntime={first['onnxruntime']}")
     if args.output:
         from ._io import write_json
 

@@ -98,8 +98,56 @@ def stage_book(stage: Path) -> None:
             shutil.copy2(source, target)
 
 
+def recorded_run(notebook: Path) -> dict | None:
+    """The `run_metadata` record an executed notebook carries in its last cell, or None."""
+    import ast
+
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in reversed(nb.cells):
+        if cell.cell_type == "code" and cell.source.strip().startswith("run_metadata("):
+            for output in cell.get("outputs", []):
+                text = output.get("data", {}).get("text/plain")
+                if text:
+                    try:
+                        return ast.literal_eval(text)
+                    except (ValueError, SyntaxError):
+                        return None
+    return None
+
+
+def provenance_report(notebooks_dir: Path) -> list[str]:
+    """One line per notebook: its profile and whether its outputs came from the current library.
+
+    Committed outputs recorded by other `distill_utils` code are reported, not rejected: the
+    reader should know, and a new recorded run (`--in-place`) makes them current again.
+    """
+    from .notebook import library_hash
+
+    current = library_hash()
+    lines = []
+    for path in sorted(Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb")):
+        record = recorded_run(path)
+        if record is None:
+            lines.append(f"[provenance] {path.name}: no recorded run (not executed)")
+        elif record.get("distill_utils_sha") != current:
+            lines.append(f"[provenance] {path.name}: profile {record.get('profile')}, outputs from "
+                         f"distill_utils {record.get('distill_utils_sha')}, current code is {current}: "
+                         "STALE, re-run with --in-place to record again")
+        else:
+            lines.append(f"[provenance] {path.name}: profile {record.get('profile')}, "
+                         f"distill_utils {current} (current)")
+    return lines
+
+
 def build_book(source: Path) -> Path:
-    """jupyter-book build with warnings as errors (--keep-going lists them all)."""
+    """jupyter-book build with warnings as errors (--keep-going lists them all).
+
+    Prints first which library code each notebook's outputs came from.
+    """
+    for line in provenance_report(Path(source) / "notebooks"):
+        print(line, flush=True)
     jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or "jupyter-book"
     command = [jb, "build", str(source), "-W", "--keep-going"]
     subprocess.run(command, check=True)
@@ -112,6 +160,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--in-place", action="store_true",
                         help="write executed notebooks over the committed ones in notebooks/")
     parser.add_argument("--no-book", action="store_true", help="execute only")
+    parser.add_argument("--book-only", action="store_true",
+                        help="render the committed notebooks as they are (no execution)")
     parser.add_argument("--only", nargs="*", help="notebook number prefixes to run, e.g. 03 04")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="extra papermill parameter (value parsed as YAML, like papermill -p)")
@@ -120,6 +170,10 @@ def main(argv: list[str] | None = None) -> None:
 
     parameters = {name: yaml.safe_load(value) for name, value in args.parameter}
     root = repo_root()
+    if args.book_only:
+        html = build_book(root)
+        print(f"[pipeline] book: {html.relative_to(root) / 'index.html'}")
+        return
     stage = root / "notebooks" if args.in_place else root / "_build" / "executed" / args.profile
     out_dir = stage if args.in_place else stage / "notebooks"
     timings = execute(args.profile, out_dir, parameters, args.only)

@@ -63,22 +63,38 @@ def plot_confusion_matrices(matrices: dict[str, list[list[int]]]):
     return fig
 
 
-def plot_accuracy_vs_latency(table: pd.DataFrame, highlight: str | None = None):
-    """Accuracy against batch-1 latency; bubble area proportional to size in MB."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    scale = 1200 / table["size_mb"].max()
-    for _, row in table.iterrows():
-        color = PALETTE["teacher"] if row["role"] == "teacher" else PALETTE.get(row.get("mode"), "#4c72b0")
-        ax.scatter(row["latency_ms_median"], row["accuracy"] * 100, s=row["size_mb"] * scale,
-                   alpha=0.55, color=color, edgecolor="black", linewidth=1.5 if row["model"] == highlight else 0.5)
-        below = row.get("mode") == "plain"  # keep kd and plain labels apart when bubbles overlap
-        ax.annotate(row["model"], (row["latency_ms_median"], row["accuracy"] * 100),
-                    textcoords="offset points", xytext=(0, -16 if below else 12), ha="center", fontsize=8)
-    ax.set(xlabel="median latency at batch size 1 (ms)", ylabel="test accuracy (%)",
-           title="Accuracy vs latency (bubble area = size in MB)")
-    low, high = table["accuracy"].min() * 100, table["accuracy"].max() * 100
-    ax.set_ylim(low - 2.5, high + 2.5)
-    ax.set_xlim(0, table["latency_ms_median"].max() * 1.2)
+VARIANT_MARKERS = {"fp32": "o", "bf16": "s", "int8-dynamic": "^", "onnx-fp32": "D", "onnx-int8": "P"}
+
+
+def plot_accuracy_vs_latency(table: pd.DataFrame, title: str = "Accuracy vs latency",
+                             pareto: bool = False):
+    """Accuracy against batch-1 latency (log scale): colour = model, marker = variant,
+    bubble area = size on disk. With ``pareto``, the front of best trade-offs is drawn."""
+    from matplotlib.lines import Line2D
+
+    measured = table[table["skipped"].isna()] if "skipped" in table else table
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    models = list(dict.fromkeys(measured["model"]))
+    colors = dict(zip(models, sns.color_palette("deep", len(models))))
+    scale = 900 / table["disk_mb"].max()
+    for _, row in measured.iterrows():
+        ax.scatter(row["latency_ms_median"], row["accuracy"] * 100, s=max(row["disk_mb"] * scale, 12),
+                   marker=VARIANT_MARKERS.get(row["variant"], "o"), color=colors[row["model"]],
+                   alpha=0.6, edgecolor="black", linewidth=0.6)
+    if pareto and "pareto" in measured:
+        front = measured[measured["pareto"]].sort_values("latency_ms_median")
+        ax.step(front["latency_ms_median"], front["accuracy"] * 100, where="post", color="black",
+                linestyle="--", linewidth=1, label="Pareto front")
+    ax.set_xscale("log")
+    ax.set(xlabel="median latency at batch size 1, ms (log scale)", ylabel="test accuracy (%)", title=title)
+    low, high = measured["accuracy"].min() * 100, measured["accuracy"].max() * 100
+    ax.set_ylim(low - 1.5, high + 1.5)
+    handles = [Line2D([], [], marker="o", linestyle="", color=colors[m], label=m, markersize=8) for m in models]
+    handles += [Line2D([], [], marker=VARIANT_MARKERS.get(v, "o"), linestyle="", color="grey", label=v,
+                       markersize=8) for v in dict.fromkeys(measured["variant"])]
+    if pareto:
+        handles.append(Line2D([], [], color="black", linestyle="--", label="Pareto front"))
+    ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return fig
 
 

@@ -114,6 +114,34 @@ PROFILES: dict[str, Profile] = {
         cost_steps=20,
         latency_runs=300,
     ),
+    "ci": Profile(
+        profile="ci",
+        description=(
+            "CI check with the real models of the cpu profile on small subsets (300 sentences per "
+            "split, one epoch, two seeds, a 2 x 2 sweep): every chapter's code path on real "
+            "weights in about 15 minutes on 2 cores. Accuracy is not the book's."
+        ),
+        teacher="all-mpnet-base-v2",
+        students=("mpnet-6layer", "all-MiniLM-L6-v2"),
+        train_limit=300,
+        teacher_epochs=1.0,
+        teacher_lr=5e-5,
+        student_epochs=1.0,
+        student_lr=8e-5,
+        alpha=0.5,
+        temperature=4.0,
+        seeds=(42, 1),
+        sweep_student="all-MiniLM-L6-v2",
+        sweep_alphas=(0.1, 0.9),
+        sweep_temperatures=(1.0, 4.0),
+        sweep_epochs=1.0,
+        transfer_student="mpnet-6layer",
+        transfer_epochs=1.0,
+        hidden_student="all-MiniLM-L6-v2",
+        cost_steps=5,
+        latency_runs=30,
+        throughput_batches=2,
+    ),
     "smoke": Profile(
         profile="smoke",
         description=(

@@ -14,7 +14,7 @@ def test_unknown_model_lists_valid_names():
 
 def test_unknown_profile_lists_valid_profiles(monkeypatch):
     monkeypatch.delenv("DISTILL_PROFILE", raising=False)
-    with pytest.raises(ValueError, match="unknown profile 'gpu'; valid profiles: cpu, seed, smoke"):
+    with pytest.raises(ValueError, match="unknown profile 'gpu'; valid profiles: cpu, seed, ci, smoke"):
         get_profile("gpu")
 
 

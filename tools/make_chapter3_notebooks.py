@@ -362,7 +362,7 @@ glue("sweep_val_n", len(splits["validation"]))
 glue("final_alpha", final_alpha)
 glue("final_t", final_temperature)
 glue("fig_sweep", plots.plot_sweep_heatmap(sweep, (best_alpha, best_temperature), cfg.sweep_student))
-''', "remove-output"),
+''', "hide-input", "remove-output"),
     md(r"""
 ```{glue:figure} fig_sweep
 :name: fig-sweep
@@ -373,8 +373,8 @@ and $T$ = {glue:text}`sweep_best_t`, scored {glue:text}`sweep_best_acc:.1f`%.
 ```
 
 The whole grid spans {glue:text}`sweep_spread:.1f` points on {glue:text}`sweep_val_n` validation
-sentences, where one sentence is worth almost half a point: the sweep rules out bad corners more
-than it crowns a winner. The final runs use $\alpha$ = {glue:text}`final_alpha` and
+sentences; differences of a few sentences are within noise, so the sweep rules out bad corners
+more than it crowns a winner. The final runs use $\alpha$ = {glue:text}`final_alpha` and
 $T$ = {glue:text}`final_t`.
 
 ## Distilled against plain, over seeds
@@ -386,7 +386,7 @@ everything else stays fixed.
     code('''
 records = train_students(cfg, splits, teacher_logits["train"], teacher_dir, art / "students",
                          alpha=final_alpha, temperature=final_temperature)
-'''),
+''', "hide-output"),
     md(r"""
 ## A transfer set
 
@@ -413,7 +413,7 @@ transfer_records = [
                   teacher_logits=teacher_logits["transfer"], train_df=transfer,
                   epochs=cfg.transfer_epochs, mode="transfer")
     for seed in cfg.seeds]
-'''),
+''', "hide-output"),
     md(r"""
 ## Hidden-state distillation
 
@@ -437,7 +437,7 @@ hidden_records = [
                   teacher_dir=teacher_dir, seed=seed, alpha=final_alpha, temperature=final_temperature,
                   teacher_logits=teacher_logits["train"], hidden_weight=cfg.hidden_weight, mode="hidden")
     for seed in cfg.seeds]
-'''),
+''', "hide-output"),
     md(r"""
 ## Results over seeds
 

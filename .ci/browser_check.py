@@ -1,0 +1,202 @@
+"""Open every chapter of a built book in headless Chromium and check what a reader would see.
+
+    python .ci/browser_check.py _build/executed/ci/_build/html [--shots DIR]
+
+Serves the HTML on loopback, loads each page of the table of contents in a real browser and
+checks, from inside the page: it loaded, every <img> decoded (naturalWidth > 0), chapters made
+from notebooks show at least one figure, and no error output or Python traceback is on the page.
+A full-page screenshot of each chapter is kept. Exits non-zero naming each failing page.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--hide-scrollbars", "--mute-audio"]
+
+# Runs inside the browser: load each page in an iframe (same origin), inspect it, report JSON.
+PROBE = """<!doctype html><html><body><pre id="result">running</pre><script>
+const pages = %s;
+async function inspect(path) {
+  const frame = document.createElement("iframe");
+  frame.style.width = "1200px"; frame.style.height = "900px";
+  document.body.appendChild(frame);
+  const loaded = new Promise(resolve => { frame.onload = resolve; });
+  frame.src = path;
+  await loaded;
+  await new Promise(r => setTimeout(r, 500));
+  const doc = frame.contentDocument;
+  const images = Array.from(doc.querySelectorAll("main img, article img, .bd-article img"));
+  for (const img of images) { img.loading = "eager"; }
+  await Promise.all(images.map(img => img.complete ? null : new Promise(r => { img.onload = img.onerror = r; })));
+  const text = doc.body ? doc.body.innerText : "";
+  const result = {
+    path, title: doc.title,
+    images: images.length,
+    broken_images: images.filter(img => !img.complete || img.naturalWidth === 0).map(img => img.getAttribute("src")),
+    error_outputs: doc.querySelectorAll(".output.traceback, .output.error").length,
+    traceback: /Traceback \\(most recent call last\\)/.test(text),
+    equations: doc.querySelectorAll("mjx-container").length,
+    text_length: text.length,
+  };
+  frame.remove();
+  return result;
+}
+(async () => {
+  const results = [];
+  for (const p of pages) { try { results.push(await inspect(p)); } catch (e) { results.push({path: p, failed: String(e)}); } }
+  document.getElementById("result").textContent = JSON.stringify(results);
+})();
+</script></body></html>"""
+
+
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    sys.exit("browser check: no chromium found (Debian: apt-get install chromium)")
+
+
+def chapter_pages(toc: Path) -> list[str]:
+    """Every page of the book's table of contents, in reading order, as built HTML paths."""
+    import yaml
+
+    spec = yaml.safe_load(toc.read_text())
+    files = [spec["root"]] + [entry["file"] for entry in spec.get("chapters", [])]
+    return [f"{name}.html" for name in files]
+
+
+MATHJAX_CDN = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"
+
+
+class _BookHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the built book; with a local MathJax, pages load it instead of the CDN (CI machines
+    reach package registries, not CDNs), so equations render in the screenshots."""
+
+    mathjax: Path | None = None
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        if self.mathjax is not None and self.path.startswith("/_mathjax/"):
+            target = self.mathjax / self.path[len("/_mathjax/"):].split("?")[0]
+            return self._send(target.read_bytes() if target.is_file() else None, "application/javascript")
+        if self.mathjax is not None and self.path.split("?")[0].endswith(".html"):
+            local = Path(self.translate_path(self.path))
+            if local.is_file():
+                body = local.read_text(encoding="utf-8").replace(MATHJAX_CDN, "/_mathjax/tex-mml-chtml.js")
+                return self._send(body.encode("utf-8"), "text/html; charset=utf-8")
+        return super().do_GET()
+
+    def _send(self, body: bytes | None, content_type: str) -> None:
+        if body is None:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def serve(directory: Path, mathjax: Path | None = None) -> tuple[http.server.ThreadingHTTPServer, int]:
+    handler_class = type("Handler", (_BookHandler,), {"mathjax": mathjax})
+    handler = functools.partial(handler_class, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, server.server_address[1]
+
+
+def run_chromium(browser: str, profile_dir: Path, *args: str, timeout: int = 180) -> str:
+    command = [browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile_dir}", *args]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    return result.stdout
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("html", type=Path, help="the built book's html folder")
+    parser.add_argument("--shots", type=Path, default=None, help="screenshot folder (default: <html>/../screenshots)")
+    parser.add_argument("--toc", type=Path, default=Path("_toc.yml"), help="the book's table of contents")
+    parser.add_argument("--mathjax", type=Path, default=None,
+                        help="folder holding MathJax 3's es5 build (e.g. from `npm pack mathjax@3`)")
+    args = parser.parse_args(argv)
+    html = args.html.resolve()
+    if not (html / "index.html").is_file():
+        sys.exit(f"browser check: no built book at {args.html}")
+    shots = (args.shots or html.parent / "screenshots").resolve()
+    shots.mkdir(parents=True, exist_ok=True)
+    browser = chromium()
+    pages = chapter_pages(args.toc)
+    missing = [p for p in pages if not (html / p).is_file()]
+    if missing:
+        sys.exit(f"browser check: pages in the table of contents were not built: {missing}")
+    probe = html / "_browser_check.html"
+    probe.write_text(PROBE % json.dumps(["/" + p for p in pages]))
+    mathjax = args.mathjax.resolve() if args.mathjax and (args.mathjax / "tex-mml-chtml.js").is_file() else None
+    print(f"[browser] equations: {'local MathJax' if mathjax else 'CDN unreachable here, shown as TeX'}")
+    server, port = serve(html, mathjax)
+    failures = []
+    try:
+        with tempfile.TemporaryDirectory() as profile_dir:
+            dom = run_chromium(browser, Path(profile_dir), "--virtual-time-budget=60000", "--dump-dom",
+                               f"http://127.0.0.1:{port}/_browser_check.html")
+            match = re.search(r'<pre id="result">(.*?)</pre>', dom, re.S)
+            if not match or match.group(1).strip() == "running":
+                sys.exit("browser check: the probe page did not finish in the browser")
+            import html as html_lib
+
+            results = json.loads(html_lib.unescape(match.group(1)))
+            for page in results:
+                name = page["path"].lstrip("/")
+                problems = []
+                if page.get("failed"):
+                    problems.append(f"did not load ({page['failed']})")
+                else:
+                    if page["text_length"] < 200:
+                        problems.append("page is (nearly) empty")
+                    if page["broken_images"]:
+                        problems.append(f"images that did not load: {page['broken_images']}")
+                    if name.startswith("notebooks/") and page["images"] == 0:
+                        problems.append("chapter shows no figure")
+                    if page["error_outputs"]:
+                        problems.append(f"{page['error_outputs']} error output(s)")
+                    if page["traceback"]:
+                        problems.append("a Python traceback is on the page")
+                status = "FAIL " + "; ".join(problems) if problems else "ok"
+                print(f"[browser] {name}: {page.get('images', 0)} figure(s), "
+                      f"{page.get('equations', 0)} rendered equation(s), {status}")
+                if problems:
+                    failures.append(name)
+                shot = shots / (Path(name).stem + ".png")
+                run_chromium(browser, Path(profile_dir), "--window-size=1280,3000", "--virtual-time-budget=10000",
+                             f"--screenshot={shot}", f"http://127.0.0.1:{port}/{name}")
+                if not shot.is_file() or shot.stat().st_size < 10_000:
+                    failures.append(f"{name} (no screenshot)")
+                    print(f"[browser] {name}: FAIL screenshot missing or blank")
+    finally:
+        server.shutdown()
+        probe.unlink(missing_ok=True)
+    print(f"[browser] screenshots in {shots}")
+    if failures:
+        print(f"[browser] FAILED: {', '.join(failures)}")
+        return 1
+    print(f"[browser] all {len(pages)} pages passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
