@@ -182,32 +182,26 @@ class DistillationTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
 
-class EpochTimer(TrainerCallback):
-    """Wall time of each training epoch, excluding evaluation (it runs after on_epoch_end)."""
+class TrainingTimer(TrainerCallback):
+    """Wall time of each training epoch and each optimisation step (evaluation excluded: it runs
+    after on_epoch_end)."""
 
     def __init__(self):
-        self.seconds: list[float] = []
-        self._start = 0.0
+        self.epoch_seconds: list[float] = []
+        self.step_seconds: list[float] = []
+        self._epoch_start = self._step_start = 0.0
 
     def on_epoch_begin(self, args, state, control, **kwargs):
-        self._start = time.perf_counter()
+        self._epoch_start = time.perf_counter()
 
     def on_epoch_end(self, args, state, control, **kwargs):
-        self.seconds.append(time.perf_counter() - self._start)
-
-
-class StepTimer(TrainerCallback):
-    """Wall time of each optimisation step (forward, backward, optimizer)."""
-
-    def __init__(self):
-        self.seconds: list[float] = []
-        self._start = 0.0
+        self.epoch_seconds.append(time.perf_counter() - self._epoch_start)
 
     def on_step_begin(self, args, state, control, **kwargs):
-        self._start = time.perf_counter()
+        self._step_start = time.perf_counter()
 
     def on_step_end(self, args, state, control, **kwargs):
-        self.seconds.append(time.perf_counter() - self._start)
+        self.step_seconds.append(time.perf_counter() - self._step_start)
 
 
 def _compute_metrics(prediction) -> dict:
@@ -275,7 +269,7 @@ def train_classifier(model, tokenizer, train_df: pd.DataFrame, eval_df: pd.DataF
             raise ValueError(f"{len(array)} {name} rows for {len(train_df)} training sentences")
     if teacher_hidden is not None and hidden_weight > 0:
         model = StudentWithProjection(model, teacher_width=teacher_hidden.shape[-1])
-    epoch_timer, step_timer = EpochTimer(), StepTimer()
+    timer = TrainingTimer()
     trainer = DistillationTrainer(
         model=model,
         args=args,
@@ -284,7 +278,7 @@ def train_classifier(model, tokenizer, train_df: pd.DataFrame, eval_df: pd.DataF
         eval_dataset=None if eval_df is None else tokenize_frame(eval_df, tokenizer, max_length),
         data_collator=DistillationCollator(tokenizer, teacher_logits, teacher_hidden, teacher_tokenizer),
         compute_metrics=_compute_metrics,
-        callbacks=[epoch_timer, step_timer],
+        callbacks=[timer],
         alpha=alpha,
         temperature=temperature,
         teacher=teacher,
@@ -292,8 +286,8 @@ def train_classifier(model, tokenizer, train_df: pd.DataFrame, eval_df: pd.DataF
     )
     trainer.train()
     trained = trainer.model.student if isinstance(trainer.model, StudentWithProjection) else trainer.model
-    return TrainResult(trained, epoch_timer.seconds, precision, trainer.state.log_history,
-                       len(train_df), step_timer.seconds)
+    return TrainResult(trained, timer.epoch_seconds, precision, trainer.state.log_history,
+                       len(train_df), timer.step_seconds)
 
 
 def save_checkpoint(model, tokenizer, directory: str | Path, info: dict) -> Path:
