@@ -374,7 +374,10 @@ and $T$ = {glue:text}`sweep_best_t`, scored {glue:text}`sweep_best_acc:.1f`%.
 
 The whole grid spans {glue:text}`sweep_spread:.1f` points on {glue:text}`sweep_val_n` validation
 sentences; differences of a few sentences are within noise, so the sweep rules out bad corners
-more than it crowns a winner. The final runs use $\alpha$ = {glue:text}`final_alpha` and
+more than it crowns a winner. Mind its schedule: {glue:text}`sweep_epochs` epochs, shorter than
+the final runs (the setup cell above prints their number). A setting that learns slowly, such
+as a student matching very flat soft targets, is at a disadvantage in a short sweep even if it
+would catch up over a full schedule; a sweep over the full schedule costs proportionally more. The final runs use $\alpha$ = {glue:text}`final_alpha` and
 $T$ = {glue:text}`final_t`.
 
 ## Distilled against plain, over seeds
