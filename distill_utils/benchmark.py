@@ -141,6 +141,22 @@ class _LogitsOnly(torch.nn.Module):
         return self.model(**inputs).logits
 
 
+@contextlib.contextmanager
+def _quiet_loggers(*names: str):
+    """Silence exporter chatter (e.g. "torchvision is not installed") that would land in the book."""
+    import logging
+
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
+
+
 def export_onnx(model, tokenizer, path: str | Path) -> Path:
     """Export a classifier to ONNX with dynamic batch and sequence axes (torch.onnx, dynamo).
 
@@ -155,7 +171,7 @@ def export_onnx(model, tokenizer, path: str | Path) -> Path:
                         return_tensors="pt")
     names = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in example]
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
-    with atomic_path(path) as tmp, warnings.catch_warnings():
+    with atomic_path(path) as tmp, warnings.catch_warnings(), _quiet_loggers("torch.onnx", "onnxscript"):
         warnings.simplefilter("ignore")
         torch.onnx.export(_LogitsOnly(model.eval(), names), tuple(example[k] for k in names), str(tmp),
                           input_names=names, output_names=["logits"],
