@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ._io import read_json
 
 ARTIFACTS_ENV = "DISTILL_ARTIFACTS"
 NOTEBOOKS = {
@@ -66,7 +65,3 @@ def require(path: str | os.PathLike, produced_by: str) -> Path:
             "(with the same profile and artifacts_dir)"
         )
     return path
-
-
-def require_json(path: str | os.PathLike, produced_by: str):
-    return read_json(require(path, produced_by))

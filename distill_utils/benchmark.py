@@ -405,13 +405,14 @@ def benchmark_profile(cfg, test_df: pd.DataFrame, teacher_dir: Path, student_dir
     loaded: dict[Path, tuple] = {}
     for directory, info, mode, variant in tqdm(jobs, desc="benchmark", disable=not progress):
         if directory not in loaded:
-            loaded.clear()  # one model in memory at a time
-            loaded[directory] = load_checkpoint(directory)
-        model, tokenizer = loaded[directory]
+            loaded.clear()  # one model (and its export folder, keyed by its weights) at a time
+            export_dir = None
+            if export_root is not None:
+                export_dir = Path(export_root) / (f"{directory.parent.name}-{directory.name}-"
+                                                  f"{checkpoint_fingerprint(directory)[:12]}")
+            loaded[directory] = (*load_checkpoint(directory), export_dir)
+        model, tokenizer, export_dir = loaded[directory]
         name = info["model"] if info["role"] == "teacher" else f"{info['model']} ({mode})"
-        export_dir = None
-        if export_root is not None:
-            export_dir = Path(export_root) / f"{directory.parent.name}-{directory.name}-{checkpoint_fingerprint(directory)[:12]}"
         bench = PerformanceBenchmark(
             model, tokenizer, test_df, name, role=info["role"], mode=mode, variant=variant,
             max_length=cfg.max_length, latency_runs=cfg.latency_runs,

@@ -56,28 +56,6 @@ def mcnemar_test(labels, predictions_a, predictions_b) -> dict:
     return {"only_a_right": only_a, "only_b_right": only_b, "p_value": p_value}
 
 
-def compare_runs(teacher: dict, students: list[dict], labels) -> pd.DataFrame:
-    """One row per run: test accuracy with its 95% interval, macro-F1, epoch time, and a McNemar
-    test against the teacher on the same sentences."""
-    import pandas as pd
-
-    teacher_predictions = np.asarray(teacher["test_logits"]).argmax(-1)
-    rows = []
-    for run in [teacher, *students]:
-        test = run["test"]
-        low, high = wilson_interval(test["n_correct"], test["n"])
-        predictions = np.asarray(run["test_logits"]).argmax(-1)
-        row = {
-            "model": run["model"], "mode": run.get("mode", "teacher"), "seed": run["seed"],
-            "accuracy": test["accuracy"], "ci_low": low, "ci_high": high,
-            "macro_f1": test["macro_f1"], "correct": test["n_correct"], "n": test["n"],
-            "epoch_s": float(np.mean(run["epoch_seconds"])),
-            "p_vs_teacher": None if run is teacher else mcnemar_test(labels, predictions, teacher_predictions)["p_value"],
-        }
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def seed_summary(values) -> dict:
     """Mean, sample standard deviation and a 95% t-interval of one metric over seeds.
 

@@ -14,10 +14,6 @@ PACKAGES = ("torch", "transformers", "tokenizers", "datasets", "accelerate", "hu
             "scikit-learn", "numpy", "pandas", "papermill")
 
 
-def in_colab() -> bool:
-    return "google.colab" in sys.modules
-
-
 def setup_notebook() -> None:
     """Plot style, and no loader chatter in the book (progress bars of training stay)."""
     from transformers.utils import logging as hf_logging

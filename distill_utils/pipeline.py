@@ -31,8 +31,6 @@ def execute(profile: str, out_dir: Path, parameters: dict | None = None,
     """Run each numbered notebook in order with papermill; returns (notebook, seconds) pairs."""
     import os
 
-    import papermill
-
     from .profiles import PROFILE_ENV
 
     root = repo_root()

@@ -428,7 +428,9 @@ def train_student(cfg, name: str, splits: dict[str, pd.DataFrame], out_dir: str 
     model, tokenizer = load_pretrained(name, seed=seed, teacher_checkpoint=teacher_dir)
     teacher_hidden = None
     if hidden_weight > 0:
-        teacher_config = load_checkpoint(teacher_dir)[0].config
+        from transformers import AutoConfig
+
+        teacher_config = AutoConfig.from_pretrained(teacher_dir)
         layers = hidden_layer_map(model.config.num_hidden_layers, teacher_config.num_hidden_layers)
         teacher_hidden = cache_teacher_hidden(
             teacher_dir, train_df, layers, cfg.max_length,
