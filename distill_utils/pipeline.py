@@ -2,11 +2,13 @@
 
     python -m distill_utils.pipeline --profile cpu            # execute + build (main job)
     python -m distill_utils.pipeline --profile smoke --no-book
-    python -m distill_utils.pipeline --profile cpu --in-place # overwrite the committed notebooks
+    python -m distill_utils.pipeline --profile cpu --in-place # the recorded reference run (make reference)
 
 Executed copies go to ``_build/executed/<profile>/`` beside a copy of the book sources, and the
 book is rendered from there into ``_build/executed/<profile>/_build/html``, so the committed
 notebooks change only with ``--in-place``. A failing cell stops the run and names the notebook.
+A complete ``--in-place`` run of the reference profile (cpu) also copies the results summary that
+chapter 6 wrote to ``results/reference.json``, beside the notebooks it came from.
 """
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ from pathlib import Path
 from .artifacts import repo_root
 
 BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "book")
+REFERENCE_PROFILE = "cpu"
+REFERENCE_RESULTS = Path("results") / "reference.json"
 
 
 def notebooks(root: Path) -> list[Path]:
@@ -80,6 +84,23 @@ def _relative(path: Path, root: Path) -> str:
         return str(path.resolve().relative_to(root))
     except ValueError:
         return str(path)
+
+
+def publish_results(profile: str) -> Path:
+    """Copy ``artifacts/<profile>/results.json`` (chapter 6) to ``results/reference.json``."""
+    from .artifacts import artifacts_root
+    from .results import load_results
+
+    source = artifacts_root(profile) / "results.json"
+    results = load_results(source)  # refuses a file that is not a results summary
+    if results["run"]["profile"] != profile:
+        raise ValueError(f"{source.name} was written by profile {results['run']['profile']}, not {profile}")
+    target = repo_root() / REFERENCE_RESULTS
+    from ._io import atomic_path
+
+    with atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
+    return target
 
 
 def stage_book(stage: Path) -> None:
@@ -177,6 +198,8 @@ def main(argv: list[str] | None = None) -> None:
     timings = execute(args.profile, out_dir, parameters, args.only)
     for name, seconds in timings:
         print(f"[pipeline] {name}: {seconds / 60:.1f} min")
+    if args.in_place and args.profile == REFERENCE_PROFILE and not args.only and not parameters:
+        print(f"[pipeline] results: {publish_results(args.profile).relative_to(root)}")
     if args.no_book:
         return
     if args.in_place:

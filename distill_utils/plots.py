@@ -69,7 +69,8 @@ VARIANT_MARKERS = {"fp32": "o", "bf16": "s", "int8-dynamic": "^", "onnx-fp32": "
 def plot_accuracy_vs_latency(table: pd.DataFrame, title: str = "Accuracy vs latency",
                              pareto: bool = False):
     """Accuracy against batch-1 latency (log scale): colour = model, marker = variant,
-    bubble area = size on disk. With ``pareto``, the front of best trade-offs is drawn."""
+    bubble area = size on disk. With ``pareto``, the front of best trade-offs is drawn; with
+    ``accuracy_ci_low``/``accuracy_ci_high`` columns, a 95% interval over seeds as error bars."""
     from matplotlib.lines import Line2D
 
     measured = table[table["skipped"].isna()] if "skipped" in table else table
@@ -81,6 +82,11 @@ def plot_accuracy_vs_latency(table: pd.DataFrame, title: str = "Accuracy vs late
         ax.scatter(row["latency_ms_median"], row["accuracy"] * 100, s=max(row["disk_mb"] * scale, 12),
                    marker=VARIANT_MARKERS.get(row["variant"], "o"), color=colors[row["model"]],
                    alpha=0.6, edgecolor="black", linewidth=0.6)
+        low, high = row.get("accuracy_ci_low"), row.get("accuracy_ci_high")
+        if low is not None and high is not None and not (pd.isna(low) or pd.isna(high)):
+            ax.errorbar(row["latency_ms_median"], row["accuracy"] * 100,
+                        yerr=[[100 * (row["accuracy"] - low)], [100 * (high - row["accuracy"])]],
+                        color=colors[row["model"]], capsize=2, linewidth=0.8)
     if pareto and "pareto" in measured:
         front = measured[measured["pareto"]].sort_values("latency_ms_median")
         ax.step(front["latency_ms_median"], front["accuracy"] * 100, where="post", color="black",
@@ -88,6 +94,9 @@ def plot_accuracy_vs_latency(table: pd.DataFrame, title: str = "Accuracy vs late
     ax.set_xscale("log")
     ax.set(xlabel="median latency at batch size 1, ms (log scale)", ylabel="test accuracy (%)", title=title)
     low, high = measured["accuracy"].min() * 100, measured["accuracy"].max() * 100
+    if "accuracy_ci_low" in measured and measured["accuracy_ci_low"].notna().any():
+        low = min(low, measured["accuracy_ci_low"].min() * 100)
+        high = max(high, measured["accuracy_ci_high"].max() * 100)
     ax.set_ylim(low - 1.5, high + 1.5)
     handles = [Line2D([], [], marker="o", linestyle="", color=colors[m], label=m, markersize=8) for m in models]
     handles += [Line2D([], [], marker=VARIANT_MARKERS.get(v, "o"), linestyle="", color="grey", label=v,

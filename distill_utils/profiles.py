@@ -146,7 +146,7 @@ PROFILES: dict[str, Profile] = {
         profile="smoke",
         description=(
             "Plumbing check: tiny random-initialised BERTs (MiniLM tokenizer), a few hundred "
-            "sentences, one epoch. All four notebooks in about 3 minutes; accuracy is meaningless."
+            "sentences, one epoch, two seeds. All six notebooks in about 3 minutes; accuracy is meaningless."
         ),
         teacher="tiny-bert-teacher",
         students=("tiny-bert-copy", "tiny-bert-random"),
@@ -156,6 +156,7 @@ PROFILES: dict[str, Profile] = {
         student_epochs=1.0,
         student_lr=1e-3,
         max_length=64,
+        seeds=(42, 1),  # two, so every over-seed path (spread, intervals, paired tests) runs
         sweep_alphas=(0.1, 0.9),
         sweep_temperatures=(1.0, 4.0),
         transfer_epochs=1.0,

@@ -67,11 +67,13 @@ def test_student_distillation_and_control(tiny_teacher, tiny_splits, tmp_path):
     logits = training.cache_teacher_logits(teacher_dir, tiny_splits, cfg.max_length, tmp_path / "logits")
     records = training.train_students(cfg, tiny_splits, logits["train"], teacher_dir, tmp_path / "students")
     assert len(records) == 2 * len(cfg.students) * len(cfg.seeds)
-    assert [(r["model"], r["mode"]) for r in records] == [
-        ("tiny-bert-copy", "kd"), ("tiny-bert-copy", "plain"),
-        ("tiny-bert-random", "kd"), ("tiny-bert-random", "plain")]
+    one_seed = [("tiny-bert-copy", "kd"), ("tiny-bert-copy", "plain"),
+                ("tiny-bert-random", "kd"), ("tiny-bert-random", "plain")]
+    assert [(r["seed"], r["model"], r["mode"]) for r in records] == [
+        (seed, *run) for seed in cfg.seeds for run in one_seed]
     assert records[1]["alpha"] == 1.0 and records[0]["alpha"] == cfg.alpha
-    assert (tmp_path / "students" / "tiny-bert-copy" / "kd-seed42" / "model.safetensors").is_file()
+    for seed in cfg.seeds:
+        assert (tmp_path / "students" / "tiny-bert-copy" / f"kd-seed{seed}" / "model.safetensors").is_file()
 
 
 def test_nan_loss_stops_training_and_names_the_step(tiny_splits, tmp_path):

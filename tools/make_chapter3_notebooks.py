@@ -470,7 +470,7 @@ tests.style.format({"difference_points": "{:+.2f}", "ci_low_points": "{:+.2f}",
 from IPython.display import Markdown
 
 from distill_utils.benchmark import REFERENCE
-from distill_utils.metrics import wilson_interval
+from distill_utils.metrics import format_p, wilson_interval
 
 def mean_of(model, mode, column="accuracy"):
     return 100 * summary[(summary["model"] == model) & (summary["mode"] == mode)][f"{column}_mean"].iloc[0]
@@ -481,8 +481,8 @@ def test_row(model, a, b):
 def verdict(row):
     side = "better" if row["difference_points"] > 0 else "worse"
     if row["bootstrap_p"] < 0.05:
-        return f"significantly {side} (p = {row['bootstrap_p']:.3f})"
-    return f"not distinguishable on this test set (p = {row['bootstrap_p']:.2f})"
+        return f"significantly {side} ({format_p(row['bootstrap_p'])})"
+    return f"not distinguishable on this test set ({format_p(row['bootstrap_p'])})"
 
 teacher_acc = 100 * teacher_record["test"]["accuracy"]
 glue("teacher_acc", teacher_acc)

@@ -1,0 +1,266 @@
+"""One machine-readable summary of a whole recorded run: what the results page shows.
+
+`build_results` gathers what the chapters wrote under ``artifacts/<profile>/`` (the teacher's and
+every student's ``run.json``, chapter 5's ``benchmark.json``) into one dict: for every model, mode
+and variant, accuracy over seeds (mean, std, 95% CI), macro-F1 and ECE, parameters, size, latency
+at batch size 1 (median, p95) and throughput at batch size 32; the paired tests between students,
+controls and teacher; and the run's provenance (profile, seeds, agreement, packages, CPU, threads,
+`distill_utils` hash). `write_results` stores it atomically; a recorded cpu run (``make
+reference``) copies it to ``results/reference.json``, and chapter 6 reads its tables from it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SCHEMA_VERSION = 1
+REQUIRED_KEYS = ("schema", "run", "settings", "models", "training_runs", "comparisons", "goals", "reference")
+# What the project set out to reach (the pipeline issue): a teacher of at least 97% test accuracy,
+# and a distilled DistilBERT-shaped student (the profile's first) within 1.5 points of it on
+# average over seeds and at least 1.8x faster at batch size 1, both in fp32.
+GOALS = {"teacher_accuracy_min": 0.97, "student_gap_max_points": 1.5, "student_speedup_min": 1.8}
+FIRST_STUDENT_MODES = ("kd", "plain")  # trained for every student and seed
+EXTRA_MODES = ("transfer", "hidden")  # optional variants of chapter 4, on one student each
+
+
+def _stats(values) -> dict:
+    from .metrics import seed_summary
+
+    values = [float(v) for v in values]
+    return {**seed_summary(values), "per_seed": values}
+
+
+def variant_summary(records: list[dict], seed_records: list[dict] | None = None) -> list[dict]:
+    """Per model and variant: accuracy, macro-F1 and ECE over every seed that was evaluated.
+
+    ``records`` are chapter 5's timed benchmark rows (one seed), ``seed_records`` its untimed
+    accuracy rows for the other seeds. Size and speed come from the timed rows.
+    """
+    rows = pd.DataFrame(list(records) + list(seed_records or []))
+    measured = rows[rows["skipped"].isna()] if "skipped" in rows else rows
+    timed = pd.DataFrame(list(records)).set_index(["model", "variant"])
+    out = []
+    for (model, variant), group in measured.groupby(["model", "variant"], sort=False):
+        group = group.drop_duplicates("seed").sort_values("seed")  # a timed row wins over a repeat
+        first = timed.loc[(model, variant)]
+        out.append({
+            "model": first["base_model"], "label": model, "role": first["role"],
+            "mode": first["mode"], "variant": variant, "engine": first.get("engine"),
+            "dtype": first.get("dtype"), "seeds": [int(s) for s in group["seed"]],
+            "accuracy": _stats(group["accuracy"]), "macro_f1": _stats(group["macro_f1"]),
+            "ece": _stats(group["ece"]), "n_test": int(first["n"]),
+            "correct_per_seed": [int(c) for c in group["n_correct"]],
+            "parameters": int(first["parameters"]), "size_mb": float(first["size_mb"]),
+            "disk_mb": None if pd.isna(first["disk_mb"]) else float(first["disk_mb"]),
+            "latency_ms": {"median": float(first["latency_ms_median"]), "p95": float(first["latency_ms_p95"]),
+                           "batch_size": 1, "runs": int(first["latency_runs"]), "seed": int(first["seed"])},
+            "throughput": {"samples_per_s": float(first["throughput_samples_per_s"]),
+                           "batch_size": int(first["throughput_batch_size"])},
+            "speedup_vs_teacher": float(first["speedup_vs_teacher"]),
+            "disk_ratio_vs_teacher": None if pd.isna(first["disk_ratio_vs_teacher"])
+            else float(first["disk_ratio_vs_teacher"]),
+        })
+    skipped = rows[rows["skipped"].notna()] if "skipped" in rows else rows.iloc[0:0]
+    for _, row in skipped.drop_duplicates(["model", "variant"]).iterrows():
+        out.append({"model": row["base_model"], "label": row["model"], "mode": row["mode"],
+                    "variant": row["variant"], "skipped": row["skipped"]})
+    return _records(pd.DataFrame(out))
+
+
+def _student_records(cfg, art: Path) -> list[dict]:
+    from .artifacts import require
+    from .training import run_record, student_dir
+
+    records = []
+    for seed in cfg.seeds:
+        for name in cfg.students:
+            for mode in FIRST_STUDENT_MODES:
+                records.append(run_record(require(student_dir(art / "students", name, mode, seed) / "run.json",
+                                                  "students").parent))
+            for mode in EXTRA_MODES:
+                directory = student_dir(art / "students", name, mode, seed)
+                if (directory / "run.json").is_file():
+                    records.append(run_record(directory))
+    return records
+
+
+def build_results(cfg, art: str | Path) -> dict:
+    """The summary of one profile's run, from the artifacts chapters 1 to 5 wrote."""
+    from ._io import read_json
+    from .artifacts import require
+    from .benchmark import FINBERT, REFERENCE, cpu_name
+    from .data import read_splits
+    from .metrics import compare_variants, runs_frame, summarise_runs
+    from .notebook import library_hash, run_metadata
+    from .training import run_record
+
+    art = Path(art)
+    splits = read_splits(require(art / "data" / "splits.json", "splits"))
+    labels = splits["test"]["label"].to_numpy()
+    teacher = run_record(require(art / "teacher" / "run.json", "teacher").parent)
+    bench = read_json(require(art / "benchmark.json", "benchmark"))
+    students = _student_records(cfg, art)
+    runs = runs_frame([teacher] + students, labels)
+    training = summarise_runs(runs)
+    pairs = [(name, "kd", "plain") for name in cfg.students]
+    pairs += [(name, mode, "teacher") for name in cfg.students for mode in FIRST_STUDENT_MODES]
+    comparisons = compare_variants(students, teacher, labels, pairs)
+    variants = variant_summary(bench["records"], bench.get("seed_accuracy", []))
+    kd = next(r for r in students if r["mode"] == "kd")
+    metadata = run_metadata(cfg)
+    benchmark_sha = bench.get("run", {}).get("distill_utils_sha")
+    return {
+        "schema": SCHEMA_VERSION,
+        "run": {
+            "profile": cfg.profile, "agreement": cfg.agreement, "seeds": list(cfg.seeds),
+            "split_seed": cfg.split_seed, "split_sizes": {k: len(v) for k, v in splits.items()},
+            "cpu": cpu_name(), "threads": int(bench["records"][0].get("threads") or metadata["threads"]),
+            "latency_batch_size": 1, "throughput_batch_size": int(bench["records"][0].get("throughput_batch_size") or 32),
+            "device": _device(), "python": metadata["python"], "packages": metadata["packages"],
+            "distill_utils_sha": library_hash(), "benchmark_distill_utils_sha": benchmark_sha,
+            "sequence_length": f"dynamic padding, truncation at {cfg.max_length}",
+        },
+        "settings": {
+            "teacher": cfg.teacher, "students": list(cfg.students),
+            "teacher_epochs": cfg.teacher_epochs, "teacher_lr": cfg.teacher_lr,
+            "student_epochs": cfg.student_epochs, "student_lr": cfg.student_lr,
+            "batch_size": cfg.batch_size, "max_length": cfg.max_length,
+            "alpha": kd["alpha"], "temperature": kd["temperature"],
+            "alpha_temperature_source": "the chapter 4 sweep's choice on the validation split",
+        },
+        "models": variants,
+        "training_runs": _records(training),
+        "comparisons": _records(comparisons),
+        "goals": goal_checks(training, variants, cfg),
+        "reference": {"experiment": REFERENCE, "finbert": FINBERT},
+    }
+
+
+def goal_checks(training: pd.DataFrame, models: list[dict], cfg) -> list[dict]:
+    """Each of `GOALS` with the measured value and whether it was met."""
+    by_mode = training.set_index(["model", "mode"])
+    teacher = float(by_mode.loc[(cfg.teacher, "teacher"), "accuracy_mean"])
+    student = cfg.students[0]
+    distilled = float(by_mode.loc[(student, "kd"), "accuracy_mean"])
+    speedup = next(m["speedup_vs_teacher"] for m in models
+                   if m["model"] == student and m["mode"] == "kd" and m["variant"] == "fp32")
+    gap = 100 * (teacher - distilled)
+    return [
+        {"goal": "teacher test accuracy", "target": f">= {100 * GOALS['teacher_accuracy_min']:.0f}%",
+         "measured": f"{100 * teacher:.2f}%", "met": teacher >= GOALS["teacher_accuracy_min"]},
+        {"goal": f"distilled {student}: accuracy gap to the teacher (mean over seeds)",
+         "target": f"<= {GOALS['student_gap_max_points']} points", "measured": f"{gap:.2f} points",
+         "met": gap <= GOALS["student_gap_max_points"]},
+        {"goal": f"distilled {student}: speed-up at batch size 1 (fp32)",
+         "target": f">= {GOALS['student_speedup_min']}x", "measured": f"{speedup:.2f}x",
+         "met": speedup >= GOALS["student_speedup_min"]},
+    ]
+
+
+def _device() -> str:
+    import torch
+
+    return f"cuda: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "cpu"
+
+
+def _records(table: pd.DataFrame) -> list[dict]:
+    """DataFrame rows as JSON-ready dicts: NaN becomes None."""
+    return [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
+            for row in table.to_dict(orient="records")]
+
+
+def write_results(results: dict, path: str | Path) -> Path:
+    """Write the summary atomically (a killed run leaves the old file or none)."""
+    from ._io import write_json
+
+    return write_json(path, results)
+
+
+def load_results(path: str | Path) -> dict:
+    """Read a results file, checking it is one this code understands."""
+    from ._io import read_json
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no results file at {path.name}: run notebooks/06_results.ipynb "
+                                "(or `make reference` for the recorded cpu run)")
+    results = read_json(path)
+    missing = [key for key in REQUIRED_KEYS if key not in results]
+    if missing:
+        raise ValueError(f"{path.name} is not a results summary: missing {', '.join(missing)}")
+    if results["schema"] != SCHEMA_VERSION:
+        raise ValueError(f"{path.name} has schema {results['schema']}, this code reads {SCHEMA_VERSION}")
+    return results
+
+
+def models_table(models: list[dict]) -> pd.DataFrame:
+    """One flat row per measured model variant (``results["models"]``), for display and plotting."""
+    rows = []
+    for m in models:
+        if m.get("skipped"):
+            continue
+        rows.append({
+            "model": m["label"], "base_model": m["model"], "mode": m["mode"], "variant": m["variant"],
+            "seeds": len(m["seeds"]), "accuracy": m["accuracy"]["mean"],
+            "accuracy_std": m["accuracy"]["std"], "accuracy_ci_low": m["accuracy"]["ci_low"],
+            "accuracy_ci_high": m["accuracy"]["ci_high"], "macro_f1": m["macro_f1"]["mean"],
+            "ece": m["ece"]["mean"], "parameters": m["parameters"], "size_mb": m["size_mb"],
+            "disk_mb": m["disk_mb"], "latency_ms_median": m["latency_ms"]["median"],
+            "latency_ms_p95": m["latency_ms"]["p95"], "throughput_samples_per_s": m["throughput"]["samples_per_s"],
+            "speedup_vs_teacher": m["speedup_vs_teacher"], "role": m["role"],
+            "correct_per_seed": ", ".join(str(c) for c in m["correct_per_seed"]),
+        })
+    return pd.DataFrame(rows).astype({"accuracy_std": float, "accuracy_ci_low": float, "accuracy_ci_high": float})
+
+
+def best_compressed(results: dict, within_points: float = 1.0) -> dict | None:
+    """The fastest student variant whose mean accuracy over seeds is within ``within_points`` of
+    the teacher's (fp32), or None when no student variant is."""
+    table = models_table(results["models"])
+    teacher = table[(table["role"] == "teacher") & (table["variant"] == "fp32")].iloc[0]
+    close = table[(table["role"] == "student")
+                  & (100 * (teacher["accuracy"] - table["accuracy"]) <= within_points + 1e-9)]
+    if close.empty:
+        return None
+    return close.sort_values("latency_ms_median").iloc[0].to_dict()
+
+
+def reference_comparison(results: dict) -> pd.DataFrame:
+    """Our teacher and DistilBERT-shaped distilled student (fp32) beside the reference experiment's
+    and FinBERT's published all-agree accuracy; latency compared as ratios, not milliseconds."""
+    table = models_table(results["models"])
+    fp32 = table[table["variant"] == "fp32"]
+    teacher = fp32[fp32["role"] == "teacher"].iloc[0]
+    student_name = results["settings"]["students"][0]
+    student = fp32[(fp32["base_model"] == student_name) & (fp32["mode"] == "kd")].iloc[0]
+    ref = results["reference"]["experiment"]
+    n_test = results["run"]["split_sizes"]["test"]
+    rows = [
+        {"experiment": "reference (one run)", "role": "teacher", "model": ref["teacher"]["model"],
+         "test sentences": ref["teacher"]["n"], "accuracy %": 100 * ref["teacher"]["accuracy"],
+         "95% CI": None, "size MB": ref["teacher"]["size_mb"], "latency ratio": 1.0},
+        {"experiment": "reference (one run)", "role": "student", "model": ref["student"]["model"],
+         "test sentences": ref["student"]["n"], "accuracy %": 100 * ref["student"]["accuracy"],
+         "95% CI": None, "size MB": ref["student"]["size_mb"],
+         "latency ratio": ref["student"]["latency_ms"] / ref["teacher"]["latency_ms"]},
+        {"experiment": f"this book ({results['run']['profile']})", "role": "teacher", "model": teacher["base_model"],
+         "test sentences": n_test, "accuracy %": 100 * teacher["accuracy"], "95% CI": None,
+         "size MB": teacher["size_mb"], "latency ratio": 1.0},
+        {"experiment": f"this book ({results['run']['profile']})", "role": "student (kd)",
+         "model": student["base_model"], "test sentences": n_test,
+         "accuracy %": 100 * student["accuracy"], "95% CI": _ci_text(student),
+         "size MB": student["size_mb"],
+         "latency ratio": student["latency_ms_median"] / teacher["latency_ms_median"]},
+        {"experiment": "FinBERT (published)", "role": "domain BERT-base", "model": results["reference"]["finbert"]["model"],
+         "test sentences": None, "accuracy %": 100 * results["reference"]["finbert"]["accuracy"],
+         "95% CI": None, "size MB": None, "latency ratio": None},
+    ]
+    return pd.DataFrame(rows)
+
+
+def _ci_text(row) -> str | None:
+    if row["accuracy_ci_low"] is None or pd.isna(row["accuracy_ci_low"]):
+        return None
+    return f"{100 * row['accuracy_ci_low']:.2f} to {100 * row['accuracy_ci_high']:.2f}"
