@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PROFILE ?= cpu
-RUN_FLAGS ?=  # e.g. --in-place to overwrite the committed notebooks (a recorded run)
+RUN_FLAGS ?=  # e.g. --no-book; `make reference` is the recorded run (--in-place)
 # Financial PhraseBank: use the shared copy beside the clone when present; otherwise the loader
 # falls back to the Hugging Face Hub (original zip, sha256-checked).
 SHARED_PHRASEBANK := $(abspath ../shared/data/financial_phrasebank)
@@ -32,12 +32,12 @@ setup: $(VENV)/.installed
 run: setup
 	$(BIN)/python -m distill_utils.pipeline --profile $(PROFILE) $(RUN_FLAGS)
 
-## unit tests + all four notebooks under the smoke profile + a -W book build of their outputs
+## unit tests + every notebook under the smoke profile + a -W book build of their outputs
 test: setup
 	$(BIN)/python -m pytest
 
 ## the recorded reference run: every notebook under the cpu profile, executed in place, the
-## summary copied to results/reference.json, then the book (about 2 h 15 min on 2 cores)
+## summary copied to results/reference.json, then the book (about 2 h 10 min on 2 cores)
 reference: setup
 	$(BIN)/python -m distill_utils.pipeline --profile cpu --in-place
 

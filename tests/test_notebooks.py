@@ -1,4 +1,4 @@
-"""All four notebooks executed by papermill under the smoke profile, then rendered as a book."""
+"""Every notebook executed by papermill under the smoke profile, then rendered as a book."""
 import json
 import re
 import shutil
@@ -39,7 +39,7 @@ def outputs(nb):
 
 
 def test_every_notebook_starts_with_a_parameters_cell():
-    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05"]
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06"]
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
@@ -82,6 +82,21 @@ def test_smoke_artifacts_are_handed_on(smoke_run):
             assert record[key] is not None, key
         assert 0 <= record["accuracy"] <= 1 and record["latency_ms_median"] > 0
     assert bench["run"]["profile"] == "smoke" and len(bench["run"]["distill_utils_sha"]) == 16
+    # the other seed's students, scored in every variant (kd) or fp32 (plain), untimed
+    other = {(r["model"], r["variant"], r["seed"]) for r in bench["seed_accuracy"]}
+    assert ("tiny-bert-copy (kd)", "onnx-int8", 1) in other and ("tiny-bert-copy (plain)", "fp32", 1) in other
+
+
+def test_smoke_results_summary_spans_every_seed(smoke_run):
+    from distill_utils.results import load_results
+
+    _, art, _ = smoke_run
+    summary = load_results(art / "results.json")
+    assert summary["run"]["profile"] == "smoke" and summary["run"]["seeds"] == [42, 1]
+    students = [m for m in summary["models"] if m["role"] == "student" and not m.get("skipped")]
+    assert students and all(m["seeds"] == [1, 42] for m in students)
+    assert all(m["accuracy"]["std"] is not None for m in students)
+    assert {(c["model"], c["a"], c["b"]) for c in summary["comparisons"]} >= {("tiny-bert-copy", "kd", "plain")}
 
 
 def test_papermill_parameter_overrides_the_profile(smoke_run, tmp_path):

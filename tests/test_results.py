@@ -1,0 +1,147 @@
+"""The results summary: how it is built, read and published, and the committed reference run."""
+import json
+from pathlib import Path
+
+import pytest
+
+from distill_utils import pipeline, results
+from distill_utils.benchmark import REFERENCE as EXPERIMENT
+from distill_utils.profiles import resolve_config
+
+REPO = Path(__file__).resolve().parent.parent
+REFERENCE = REPO / "results" / "reference.json"
+
+
+def timed(model, variant, seed, correct, *, role="student", mode="kd", latency=2.0, skipped=None):
+    """A chapter 5 benchmark row, as `benchmark_profile` writes it (the fields results read)."""
+    base = model.split(" (")[0]
+    return {"model": model, "base_model": base, "role": role, "mode": mode, "variant": variant,
+            "engine": "torch", "dtype": "float32", "seed": seed, "skipped": skipped,
+            "accuracy": correct / 100, "macro_f1": correct / 110, "ece": 0.01, "n_correct": correct, "n": 100,
+            "parameters": 1000, "size_mb": 4.0, "disk_mb": 4.0, "latency_ms_median": latency,
+            "latency_ms_p95": latency * 1.5, "latency_runs": 200, "throughput_samples_per_s": 50.0,
+            "throughput_batch_size": 32, "speedup_vs_teacher": 10.0 / latency, "disk_ratio_vs_teacher": 0.5}
+
+
+def untimed(model, variant, seed, correct, mode="kd"):
+    return {"model": model, "base_model": model.split(" (")[0], "mode": mode, "variant": variant,
+            "seed": seed, "skipped": None, "accuracy": correct / 100, "macro_f1": correct / 110,
+            "ece": 0.02, "n_correct": correct, "n": 100}
+
+
+def test_variant_summary_spreads_accuracy_over_seeds_and_times_one():
+    records = [timed("teacher", "fp32", 42, 97, role="teacher", mode="teacher", latency=10.0),
+               timed("small (kd)", "fp32", 42, 95), timed("small (kd)", "onnx-int8", 42, 94, latency=0.5),
+               timed("small (kd)", "bf16", 42, 0, skipped="no bf16 instructions")]
+    others = [untimed("small (kd)", "fp32", 1, 93), untimed("small (kd)", "onnx-int8", 1, 92),
+              untimed("small (kd)", "fp32", 2, 94), untimed("small (kd)", "onnx-int8", 2, 90)]
+    summary = {(m["label"], m["variant"]): m for m in results.variant_summary(records, others)}
+    int8 = summary[("small (kd)", "onnx-int8")]
+    assert int8["seeds"] == [1, 2, 42] and int8["correct_per_seed"] == [92, 90, 94]
+    assert int8["accuracy"]["mean"] == pytest.approx(0.92)
+    assert int8["accuracy"]["std"] == pytest.approx(0.02)
+    assert int8["accuracy"]["ci_low"] < 0.92 < int8["accuracy"]["ci_high"]
+    assert int8["latency_ms"] == {"median": 0.5, "p95": 0.75, "batch_size": 1, "runs": 200, "seed": 42}
+    assert summary[("teacher", "fp32")]["accuracy"]["std"] is None  # one run: no spread, never zero
+    assert summary[("small (kd)", "bf16")]["skipped"] == "no bf16 instructions"
+    table = results.models_table(list(summary.values()))
+    assert set(table["variant"]) == {"fp32", "onnx-int8"}  # skipped variants are not rows
+
+
+def fake_results(teacher_acc=0.97, student_accs=(0.95, 0.96), speedup=2.0):
+    models = [
+        {"model": "t", "label": "t", "role": "teacher", "mode": "teacher", "variant": "fp32", "seeds": [42],
+         "accuracy": {"mean": teacher_acc, "std": None, "ci_low": None, "ci_high": None}, "macro_f1": {"mean": 0.9},
+         "ece": {"mean": 0.01}, "correct_per_seed": [97], "parameters": 10, "size_mb": 400.0, "disk_mb": 400.0,
+         "latency_ms": {"median": 10.0, "p95": 12.0}, "throughput": {"samples_per_s": 10.0},
+         "speedup_vs_teacher": 1.0},
+    ]
+    for variant, acc, latency in (("fp32", student_accs[0], 10.0 / speedup), ("onnx-int8", student_accs[1], 1.0)):
+        models.append({**models[0], "model": "s", "label": "s (kd)", "role": "student", "mode": "kd",
+                       "variant": variant, "seeds": [42, 1, 2],
+                       "accuracy": {"mean": acc, "std": 0.01, "ci_low": acc - 0.02, "ci_high": acc + 0.02},
+                       "latency_ms": {"median": latency, "p95": latency}, "speedup_vs_teacher": 10.0 / latency,
+                       "size_mb": 250.0, "disk_mb": 60.0})
+    return {"schema": results.SCHEMA_VERSION, "models": models, "settings": {"students": ["s"], "teacher": "t"},
+            "run": {"profile": "cpu", "split_sizes": {"test": 100}},
+            "reference": {"experiment": EXPERIMENT,
+                          "finbert": {"model": "FinBERT", "accuracy": 0.97}}}
+
+
+def test_best_compressed_is_the_fastest_student_close_enough_to_the_teacher():
+    assert results.best_compressed(fake_results(student_accs=(0.965, 0.962)), 1.0)["variant"] == "onnx-int8"
+    assert results.best_compressed(fake_results(student_accs=(0.965, 0.95)), 1.0)["variant"] == "fp32"
+    assert results.best_compressed(fake_results(student_accs=(0.90, 0.90)), 1.0) is None
+
+
+def test_reference_comparison_compares_latency_as_ratios():
+    table = results.reference_comparison(fake_results(speedup=2.0)).set_index(["experiment", "role"])
+    assert table.loc[("reference (one run)", "student"), "latency ratio"] == pytest.approx(3.98 / 7.66)
+    assert table.loc[("this book (cpu)", "student (kd)"), "latency ratio"] == pytest.approx(0.5)
+    assert table.loc[("this book (cpu)", "student (kd)"), "95% CI"] == "93.00 to 97.00"
+
+
+def test_goal_checks_report_met_and_missed_goals():
+    import pandas as pd
+
+    cfg = resolve_config("smoke")
+    training = pd.DataFrame([{"model": cfg.teacher, "mode": "teacher", "accuracy_mean": 0.9705},
+                             {"model": cfg.students[0], "mode": "kd", "accuracy_mean": 0.9548}])
+    models = [{"model": cfg.students[0], "mode": "kd", "variant": "fp32", "speedup_vs_teacher": 1.9}]
+    goals = results.goal_checks(training, models, cfg)
+    assert [g["met"] for g in goals] == [True, False, True]
+    assert goals[1]["measured"] == "1.57 points"
+
+
+def test_load_results_names_what_is_wrong(tmp_path):
+    with pytest.raises(FileNotFoundError, match="06_results"):
+        results.load_results(tmp_path / "results.json")
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"schema": results.SCHEMA_VERSION, "run": {}}))
+    with pytest.raises(ValueError, match="missing settings, models"):
+        results.load_results(path)
+    path.write_text(json.dumps({key: {} for key in results.REQUIRED_KEYS} | {"schema": 99}))
+    with pytest.raises(ValueError, match="schema 99"):
+        results.load_results(path)
+
+
+def test_publish_results_refuses_a_summary_of_another_profile(tmp_path, monkeypatch):
+    monkeypatch.setenv("DISTILL_ARTIFACTS", str(tmp_path))
+    source = tmp_path / "cpu" / "results.json"
+    source.parent.mkdir()
+    source.write_text(json.dumps({key: {} for key in results.REQUIRED_KEYS}
+                                 | {"schema": results.SCHEMA_VERSION, "run": {"profile": "smoke"}}))
+    with pytest.raises(ValueError, match="written by profile smoke, not cpu"):
+        pipeline.publish_results("cpu")
+
+
+# ---------------------------------------------------------------- the committed reference run
+
+def test_reference_results_come_from_the_committed_notebooks_run():
+    """results/reference.json and every committed notebook were recorded by the same code, and the
+    file holds what the results page promises for every model and variant."""
+    reference = results.load_results(REFERENCE)
+    run = reference["run"]
+    assert run["profile"] == "cpu" and run["agreement"] == "all" and len(run["seeds"]) >= 3
+    assert run["benchmark_distill_utils_sha"] == run["distill_utils_sha"]
+    notebooks = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    recorded = {path.name: pipeline.recorded_run(path) for path in notebooks}
+    for name, record in recorded.items():
+        assert record is not None, f"{name} has no recorded run"
+        assert record["profile"] == "cpu", name
+        assert record["distill_utils_sha"] == run["distill_utils_sha"], f"{name} is from other code"
+    for key in ("torch", "transformers"):
+        assert run["packages"][key]
+    assert run["cpu"] and run["threads"] >= 1
+    measured = [m for m in reference["models"] if not m.get("skipped")]
+    assert {m["role"] for m in measured} == {"teacher", "student"}
+    for model in measured:
+        seeds = 1 if model["role"] == "teacher" else len(run["seeds"])
+        assert len(model["accuracy"]["per_seed"]) == seeds == len(model["correct_per_seed"]), model["label"]
+        assert 0.5 < model["accuracy"]["mean"] <= 1 and model["macro_f1"]["mean"] > 0
+        if seeds > 1:
+            assert model["accuracy"]["ci_low"] <= model["accuracy"]["mean"] <= model["accuracy"]["ci_high"]
+        assert model["latency_ms"]["median"] <= model["latency_ms"]["p95"]
+        assert model["throughput"]["batch_size"] == 32 and model["throughput"]["samples_per_s"] > 0
+        assert model["parameters"] > 1e6 and model["size_mb"] > 1
+    assert {g["goal"] for g in reference["goals"]} and all(isinstance(g["met"], bool) for g in reference["goals"])
