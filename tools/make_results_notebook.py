@@ -130,6 +130,8 @@ glue("our_teacher_acc", ours.loc["teacher", "accuracy %"])
 glue("our_student_acc", ours.loc["student (kd)", "accuracy %"])
 glue("our_student_ci", ours.loc["student (kd)", "95% CI"] or "n/a (one seed)")
 glue("our_student_name", ours.loc["student (kd)", "model"])
+glue("our_size_ratio", ours.loc["student (kd)", "size MB"] / ours.loc["teacher", "size MB"])
+glue("ref_size_ratio", ref["student"]["size_mb"] / ref["teacher"]["size_mb"])
 glue("finbert_acc", 100 * results["reference"]["finbert"]["accuracy"])
 glue("ref_t_acc", 100 * ref["teacher"]["accuracy"])
 glue("ref_s_acc", 100 * ref["student"]["accuracy"])
@@ -146,8 +148,9 @@ glue("span_sentences", (accuracies.max() - accuracies.min()) / (100 / run["split
     md(r"""
 The reference's student took {glue:text}`ref_ratio:.2f` of its teacher's time per sentence
 ({glue:text}`ref_speedup:.2f`x faster); ours, {glue:text}`our_student_name`, takes
-{glue:text}`our_ratio:.2f` ({glue:text}`our_speedup:.2f`x faster), with the same architecture
-ratio (six of twelve layers, the same width). In accuracy our teacher scores
+{glue:text}`our_ratio:.2f` ({glue:text}`our_speedup:.2f`x faster) at
+{glue:text}`our_size_ratio:.2f` of its teacher's fp32 size (the reference's student:
+{glue:text}`ref_size_ratio:.2f`). In accuracy our teacher scores
 {glue:text}`our_teacher_acc:.2f`% and the distilled student {glue:text}`our_student_acc:.2f`%
 on average (95% interval over seeds {glue:text}`our_student_ci`), against the reference's
 {glue:text}`ref_t_acc:.2f`% and {glue:text}`ref_s_acc:.2f`% and FinBERT's published
