@@ -1,0 +1,49 @@
+"""Re-run chapter 4's alpha x T sweep with another student, grid or schedule, on validation only.
+
+    python tools/sweep_validation.py --profile cpu --student mpnet-6layer \
+        --alphas 0.1,0.5 --temperatures 1,2,4 --epochs 6
+
+For trying recipes before a recorded run: it trains ``--student`` once per grid point (the
+profile's first seed) with the library's own sweep (`training.sweep_alpha_temperature`) and prints
+validation accuracy; nothing else is saved but the table (``--out``, default
+``artifacts/<profile>/sweeps/<student>-<epochs>ep.json``). The test split is never reported.
+Needs chapters 1 to 3 of the same profile (splits, teacher, cached teacher logits).
+"""
+from __future__ import annotations
+
+import argparse
+
+from distill_utils.artifacts import artifacts_root, require
+from distill_utils.data import read_splits
+from distill_utils.profiles import resolve_config
+from distill_utils.training import best_sweep_point, cache_teacher_logits, sweep_alpha_temperature
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default=None)
+    parser.add_argument("--student", required=True)
+    parser.add_argument("--alphas", required=True, help="comma-separated, e.g. 0.1,0.5")
+    parser.add_argument("--temperatures", required=True, help="comma-separated, e.g. 1,2,4")
+    parser.add_argument("--epochs", type=float, required=True)
+    parser.add_argument("--artifacts-dir", default=None, help="default: artifacts/<profile>")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    cfg = resolve_config(args.profile, sweep_student=args.student, sweep_alphas=args.alphas,
+                         sweep_temperatures=args.temperatures, sweep_epochs=args.epochs,
+                         artifacts_dir=args.artifacts_dir)
+    art = artifacts_root(cfg.profile, cfg.artifacts_dir)
+    splits = read_splits(require(art / "data" / "splits.json", "splits"))
+    splits = {name: splits[name] for name in ("train", "validation", "test")}
+    teacher_dir = require(art / "teacher" / "model.safetensors", "teacher").parent
+    logits = cache_teacher_logits(teacher_dir, splits, cfg.max_length, art / "teacher_logits")
+    out = args.out or art / "sweeps" / f"{cfg.sweep_student}-{cfg.sweep_epochs:g}ep.json"
+    table = sweep_alpha_temperature(cfg, splits, logits["train"], teacher_dir, out)
+    print(table.to_string(index=False))
+    alpha, temperature = best_sweep_point(table)
+    print(f"best on validation: alpha {alpha:g}, T {temperature:g} "
+          f"({cfg.sweep_student}, {cfg.sweep_epochs:g} epochs, seed {cfg.seed}); table: {out}")
+
+
+if __name__ == "__main__":
+    main()
