@@ -34,7 +34,6 @@ def main(argv: list[str] | None = None) -> None:
                          artifacts_dir=args.artifacts_dir)
     art = artifacts_root(cfg.profile, cfg.artifacts_dir)
     splits = read_splits(require(art / "data" / "splits.json", "splits"))
-    splits = {name: splits[name] for name in ("train", "validation", "test")}
     teacher_dir = require(art / "teacher" / "model.safetensors", "teacher").parent
     logits = cache_teacher_logits(teacher_dir, splits, cfg.max_length, art / "teacher_logits")
     out = args.out or art / "sweeps" / f"{cfg.sweep_student}-{cfg.sweep_epochs:g}ep.json"
