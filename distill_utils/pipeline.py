@@ -19,7 +19,8 @@ import sys
 import time
 from pathlib import Path
 
-from .artifacts import repo_root
+from ._io import atomic_path
+from .artifacts import artifacts_root, repo_root
 
 BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "book")
 REFERENCE_PROFILE = "cpu"
@@ -88,7 +89,6 @@ def _relative(path: Path, root: Path) -> str:
 
 def publish_results(profile: str) -> Path:
     """Copy ``artifacts/<profile>/results.json`` (chapter 6) to ``results/reference.json``."""
-    from .artifacts import artifacts_root
     from .results import load_results
 
     source = artifacts_root(profile) / "results.json"
@@ -96,8 +96,6 @@ def publish_results(profile: str) -> Path:
     if results["run"]["profile"] != profile:
         raise ValueError(f"{source.name} was written by profile {results['run']['profile']}, not {profile}")
     target = repo_root() / REFERENCE_RESULTS
-    from ._io import atomic_path
-
     with atomic_path(target) as tmp:
         shutil.copyfile(source, tmp)
     return target

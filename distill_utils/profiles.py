@@ -15,6 +15,18 @@ PROFILE_ENV = "DISTILL_PROFILE"
 
 
 @dataclass(frozen=True)
+class Goals:
+    """Targets a recorded run is checked against (chapter 6): a teacher of at least
+    ``teacher_accuracy_min`` test accuracy, and the distilled first student (the DistilBERT-shaped
+    one) within ``student_gap_max_points`` of it on average over seeds and at least
+    ``student_speedup_min`` times faster at batch size 1, both in fp32."""
+
+    teacher_accuracy_min: float
+    student_gap_max_points: float
+    student_speedup_min: float
+
+
+@dataclass(frozen=True)
 class Profile:
     """Every setting a notebook reads. Field names are the notebooks' parameter names."""
 
@@ -57,6 +69,7 @@ class Profile:
     throughput_batches: int = 10
     threads: int | None = None  # torch intra-op threads for benchmarks; None = all cores
     artifacts_dir: str | None = None  # None: <repo>/artifacts/<profile>
+    goals: Goals | None = None  # what chapter 6 checks the run against; None: no targets
 
     def replace(self, **changes) -> "Profile":
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
@@ -93,6 +106,8 @@ PROFILES: dict[str, Profile] = {
         transfer_epochs=2.0,  # the transfer set is ~2.5x the training split: ~6 epochs' steps
         hidden_student="all-MiniLM-L6-v2",
         cost_steps=20,
+        # The pipeline issue's targets for this profile's recorded run.
+        goals=Goals(teacher_accuracy_min=0.97, student_gap_max_points=1.5, student_speedup_min=1.8),
     ),
     "seed": Profile(
         profile="seed",

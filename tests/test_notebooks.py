@@ -97,6 +97,7 @@ def test_smoke_results_summary_spans_every_seed(smoke_run):
     assert students and all(m["seeds"] == [1, 42] for m in students)
     assert all(m["accuracy"]["std"] is not None for m in students)
     assert {(c["model"], c["a"], c["b"]) for c in summary["comparisons"]} >= {("tiny-bert-copy", "kd", "plain")}
+    assert summary["goals"] == []  # the smoke profile aims at no targets
 
 
 def test_papermill_parameter_overrides_the_profile(smoke_run, tmp_path):

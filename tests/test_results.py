@@ -84,13 +84,18 @@ def test_reference_comparison_compares_latency_as_ratios():
 def test_goal_checks_report_met_and_missed_goals():
     import pandas as pd
 
-    cfg = resolve_config("smoke")
+    from distill_utils.profiles import Goals
+
+    cfg = resolve_config("smoke").replace(goals=Goals(0.97, 1.5, 1.8))
     training = pd.DataFrame([{"model": cfg.teacher, "mode": "teacher", "accuracy_mean": 0.9705},
                              {"model": cfg.students[0], "mode": "kd", "accuracy_mean": 0.9548}])
     models = [{"model": cfg.students[0], "mode": "kd", "variant": "fp32", "speedup_vs_teacher": 1.9}]
     goals = results.goal_checks(training, models, cfg)
     assert [g["met"] for g in goals] == [True, False, True]
     assert goals[1]["measured"] == "1.57 points"
+    # a profile without targets (smoke, ci) reports none rather than goals it never aimed at
+    assert results.goal_checks(training, models, resolve_config("smoke")) == []
+    assert resolve_config("cpu").goals == Goals(0.97, 1.5, 1.8)
 
 
 def test_load_results_names_what_is_wrong(tmp_path):
