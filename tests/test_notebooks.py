@@ -140,11 +140,12 @@ def test_validation_sweep_tool_reports_validation_only(smoke_run, tmp_path):
     done = subprocess.run(
         [sys.executable, str(REPO / "tools" / "sweep_validation.py"), "--profile", "smoke",
          "--student", "tiny-bert-copy", "--alphas", "0.1,0.9", "--temperatures", "2", "--epochs", "1",
-         "--artifacts-dir", str(art), "--out", str(out)],
+         "--seed", "7", "--learning-rate", "2e-3", "--artifacts-dir", str(art), "--out", str(out)],
         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     table = json.loads(out.read_text())
-    assert table["student"] == "tiny-bert-copy" and table["epochs"] == 1.0
+    assert table["student"] == "tiny-bert-copy" and table["epochs"] == 1.0 and table["seed"] == 7
     assert [(r["alpha"], r["temperature"]) for r in table["rows"]] == [(0.1, 2.0), (0.9, 2.0)]
     assert all(set(r) == {"alpha", "temperature", "val_accuracy", "val_macro_f1", "val_correct"} for r in table["rows"])
     assert "best on validation: alpha" in done.stdout
+    assert "learning rate 0.002, seed 7" in done.stdout

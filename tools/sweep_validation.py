@@ -1,12 +1,15 @@
-"""Re-run chapter 4's alpha x T sweep with another student, grid or schedule, on validation only.
+"""Re-run chapter 4's alpha x T sweep with another student, grid, schedule, seed or learning rate, on validation only.
 
     python tools/sweep_validation.py --profile cpu --student mpnet-6layer \
         --alphas 0.1,0.5 --temperatures 1,2,4 --epochs 6
+    python tools/sweep_validation.py --profile cpu --student mpnet-6layer \
+        --alphas 0.1 --temperatures 1 --epochs 6 --learning-rate 3e-5 --seed 1
 
-For trying recipes before a recorded run: it trains ``--student`` once per grid point (the
-profile's first seed) with the library's own sweep (`training.sweep_alpha_temperature`) and prints
+For trying recipes before a recorded run: it trains ``--student`` once per grid point (``--seed``,
+default the profile's first seed) with the library's own sweep (`training.sweep_alpha_temperature`) and prints
 validation accuracy; nothing else is saved but the table (``--out``, default
-``artifacts/<profile>/sweeps/<student>-<epochs>ep.json``). The test split is never reported.
+``artifacts/<profile>/sweeps/<student>-<epochs>ep[-lr<lr>][-seed<seed>].json``, the suffixes only
+when those differ from the profile's). The test split is never reported.
 Needs chapters 1 to 3 of the same profile (splits, teacher, cached teacher logits).
 """
 from __future__ import annotations
@@ -26,22 +29,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--alphas", required=True, help="comma-separated, e.g. 0.1,0.5")
     parser.add_argument("--temperatures", required=True, help="comma-separated, e.g. 1,2,4")
     parser.add_argument("--epochs", type=float, required=True)
+    parser.add_argument("--seed", type=int, default=None, help="default: the profile's first seed")
+    parser.add_argument("--learning-rate", type=float, default=None, help="default: the profile's student_lr")
     parser.add_argument("--artifacts-dir", default=None, help="default: artifacts/<profile>")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     cfg = resolve_config(args.profile, sweep_student=args.student, sweep_alphas=args.alphas,
                          sweep_temperatures=args.temperatures, sweep_epochs=args.epochs,
-                         artifacts_dir=args.artifacts_dir)
+                         seed=args.seed, student_lr=args.learning_rate, artifacts_dir=args.artifacts_dir)
+    profile_defaults = resolve_config(args.profile)
     art = artifacts_root(cfg.profile, cfg.artifacts_dir)
     splits = read_splits(require(art / "data" / "splits.json", "splits"))
     teacher_dir = require(art / "teacher" / "model.safetensors", "teacher").parent
     logits = cache_teacher_logits(teacher_dir, splits, cfg.max_length, art / "teacher_logits")
-    out = args.out or art / "sweeps" / f"{cfg.sweep_student}-{cfg.sweep_epochs:g}ep.json"
+    suffix = "" if cfg.student_lr == profile_defaults.student_lr else f"-lr{cfg.student_lr:g}"
+    suffix += "" if cfg.seed == profile_defaults.seed else f"-seed{cfg.seed}"
+    out = args.out or art / "sweeps" / f"{cfg.sweep_student}-{cfg.sweep_epochs:g}ep{suffix}.json"
     table = sweep_alpha_temperature(cfg, splits, logits["train"], teacher_dir, out)
     print(table.to_string(index=False))
     alpha, temperature = best_sweep_point(table)
     print(f"best on validation: alpha {alpha:g}, T {temperature:g} "
-          f"({cfg.sweep_student}, {cfg.sweep_epochs:g} epochs, seed {cfg.seed}); table: {out}")
+          f"({cfg.sweep_student}, {cfg.sweep_epochs:g} epochs, learning rate {cfg.student_lr:g}, "
+          f"seed {cfg.seed}); table: {out}")
 
 
 if __name__ == "__main__":
