@@ -4,7 +4,8 @@
 
 Serves the HTML on loopback, loads each page of the table of contents in a real browser and
 checks, from inside the page: it loaded, every <img> decoded (naturalWidth > 0), chapters made
-from notebooks show at least one figure, and no error output or Python traceback is on the page.
+from notebooks show at least one figure, no error output or Python traceback is on the page, no
+progress bar, and every equation was typeset by the MathJax the book ships (no raw TeX left).
 A full-page screenshot of each chapter is kept. Exits non-zero naming each failing page.
 """
 from __future__ import annotations
@@ -36,6 +37,12 @@ async function inspect(path) {
   frame.src = path;
   await loaded;
   await new Promise(r => setTimeout(r, 500));
+  for (let i = 0; i < 100; i++) {  // wait for MathJax (shipped with the book) to finish typesetting
+    const mj = frame.contentWindow.MathJax;
+    if (mj && mj.startup && mj.startup.promise) { try { await mj.startup.promise; } catch (e) {} break; }
+    if (!frame.contentDocument.querySelector("script[src*='mathjax']")) { break; }
+    await new Promise(r => setTimeout(r, 100));
+  }
   const doc = frame.contentDocument;
   const images = Array.from(doc.querySelectorAll("main img, article img, .bd-article img"));
   for (const img of images) { img.loading = "eager"; }
@@ -47,7 +54,9 @@ async function inspect(path) {
     broken_images: images.filter(img => !img.complete || img.naturalWidth === 0).map(img => img.getAttribute("src")),
     error_outputs: doc.querySelectorAll(".output.traceback, .output.error").length,
     traceback: /Traceback \\(most recent call last\\)/.test(text),
+    progress_bars: doc.querySelectorAll("progress").length + (/\\d+\\/\\d+ \\[[\\d:]+</.test(text) ? 1 : 0),
     equations: doc.querySelectorAll("mjx-container").length,
+    raw_tex: /\\\\(frac|alpha|mathrm)\\b/.test(text),
     text_length: text.length,
   };
   frame.remove();
@@ -78,43 +87,13 @@ def chapter_pages(toc: Path) -> list[str]:
     return [f"{name}.html" for name in files]
 
 
-MATHJAX_CDN = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"
-
-
 class _BookHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves the built book; with a local MathJax, pages load it instead of the CDN (CI machines
-    reach package registries, not CDNs), so equations render in the screenshots."""
-
-    mathjax: Path | None = None
-
     def log_message(self, *args) -> None:
         pass
 
-    def do_GET(self) -> None:
-        if self.mathjax is not None and self.path.startswith("/_mathjax/"):
-            target = self.mathjax / self.path[len("/_mathjax/"):].split("?")[0]
-            return self._send(target.read_bytes() if target.is_file() else None, "application/javascript")
-        if self.mathjax is not None and self.path.split("?")[0].endswith(".html"):
-            local = Path(self.translate_path(self.path))
-            if local.is_file():
-                body = local.read_text(encoding="utf-8").replace(MATHJAX_CDN, "/_mathjax/tex-mml-chtml.js")
-                return self._send(body.encode("utf-8"), "text/html; charset=utf-8")
-        return super().do_GET()
 
-    def _send(self, body: bytes | None, content_type: str) -> None:
-        if body is None:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-def serve(directory: Path, mathjax: Path | None = None) -> tuple[http.server.ThreadingHTTPServer, int]:
-    handler_class = type("Handler", (_BookHandler,), {"mathjax": mathjax})
-    handler = functools.partial(handler_class, directory=str(directory))
+def serve(directory: Path) -> tuple[http.server.ThreadingHTTPServer, int]:
+    handler = functools.partial(_BookHandler, directory=str(directory))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, server.server_address[1]
@@ -131,8 +110,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("html", type=Path, help="the built book's html folder")
     parser.add_argument("--shots", type=Path, default=None, help="screenshot folder (default: <html>/../screenshots)")
     parser.add_argument("--toc", type=Path, default=Path("_toc.yml"), help="the book's table of contents")
-    parser.add_argument("--mathjax", type=Path, default=None,
-                        help="folder holding MathJax 3's es5 build (e.g. from `npm pack mathjax@3`)")
     args = parser.parse_args(argv)
     html = args.html.resolve()
     if not (html / "index.html").is_file():
@@ -146,9 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"browser check: pages in the table of contents were not built: {missing}")
     probe = html / "_browser_check.html"
     probe.write_text(PROBE % json.dumps(["/" + p for p in pages]))
-    mathjax = args.mathjax.resolve() if args.mathjax and (args.mathjax / "tex-mml-chtml.js").is_file() else None
-    print(f"[browser] equations: {'local MathJax' if mathjax else 'CDN unreachable here, shown as TeX'}")
-    server, port = serve(html, mathjax)
+    if not (html / "_static" / "mathjax").is_dir():
+        sys.exit("browser check: the book carries no MathJax of its own (sphinx-mathjax-offline missing?)")
+    server, port = serve(html)
     failures = []
     try:
         with tempfile.TemporaryDirectory() as profile_dir:
@@ -176,6 +153,12 @@ def main(argv: list[str] | None = None) -> int:
                         problems.append(f"{page['error_outputs']} error output(s)")
                     if page["traceback"]:
                         problems.append("a Python traceback is on the page")
+                    if page["progress_bars"]:
+                        problems.append("a progress bar is on the page")
+                    if page["raw_tex"]:
+                        problems.append("TeX left untypeset (MathJax did not run)")
+                    if name.startswith("notebooks/03") and page["equations"] == 0:
+                        problems.append("the derivation chapter shows no typeset equation")
                 status = "FAIL " + "; ".join(problems) if problems else "ok"
                 print(f"[browser] {name}: {page.get('images', 0)} figure(s), "
                       f"{page.get('equations', 0)} rendered equation(s), {status}")

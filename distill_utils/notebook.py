@@ -10,16 +10,25 @@ import sys
 import warnings
 from pathlib import Path
 
+import matplotlib.pyplot as plt
+import torch
+from IPython.display import display
+from matplotlib.figure import Figure
+from myst_nb import glue as myst_glue
+from transformers.utils import logging as hf_logging
+
+from ._io import write_json
+from .artifacts import display_path
+from .plots import set_style
+
+PROVENANCE_MIME = "application/json"
+
 PACKAGES = ("torch", "transformers", "tokenizers", "datasets", "accelerate", "huggingface_hub",
             "scikit-learn", "numpy", "pandas", "papermill")
 
 
 def setup_notebook() -> None:
-    """Plot style, and no loader chatter in the book (progress bars of training stay)."""
-    from transformers.utils import logging as hf_logging
-
-    from .plots import set_style
-
+    """Plot style, and no loader chatter or progress bars in the book."""
     set_style()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
@@ -38,14 +47,10 @@ def setup_notebook() -> None:
 def glue(name: str, value, display: bool = False) -> None:
     """myst-nb glue for the book's prose: numpy scalars become Python numbers (so format specs
     like ``:.2f`` work) and figures are closed after gluing (so they are not shown twice)."""
-    from myst_nb import glue as myst_glue
-
     if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
         value = value.item()
     myst_glue(name, value, display=display)
-    if value.__class__.__name__ == "Figure":
-        import matplotlib.pyplot as plt
-
+    if isinstance(value, Figure):
         plt.close(value)
 
 
@@ -66,8 +71,18 @@ def run_metadata(cfg) -> dict:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             versions[name] = None
-    import torch
-
     return {"profile": cfg.profile, "parameters": {k: v for k, v in cfg.as_dict().items() if k != "artifacts_dir"},
             "python": platform.python_version(), "packages": versions,
             "distill_utils_sha": library_hash(), "threads": torch.get_num_threads()}
+
+
+def record_provenance(cfg, art, notebook: str) -> dict:
+    """The last cell of every chapter: write what this notebook ran with (`run_metadata`) to
+    ``art.provenance(notebook)`` and show it as JSON, which the pipeline reads back from the
+    executed notebook to say whether its outputs came from the current library code."""
+    record = {**run_metadata(cfg), "notebook": notebook}
+    path = write_json(art.provenance(notebook), record)
+    text = (f"{notebook}: profile {record['profile']}, distill_utils {record['distill_utils_sha']}, "
+            f"recorded in {display_path(path)}")
+    display({PROVENANCE_MIME: record, "text/plain": text}, raw=True)
+    return record

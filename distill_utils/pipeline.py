@@ -13,16 +13,25 @@ chapter 6 wrote to ``results/reference.json``, beside the notebooks it came from
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from ._io import atomic_path
-from .artifacts import artifacts_root, repo_root
+import nbformat
+import papermill
+import yaml
 
-BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "book")
+from ._io import atomic_path
+from .artifacts import Artifacts, artifacts_root, repo_root
+from .notebook import PROVENANCE_MIME, library_hash
+from .profiles import PROFILE_ENV
+from .results import load_results
+
+# the book's sources; distill_utils too, because chapters include the code they teach from it
+BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "book", "distill_utils")
 REFERENCE_PROFILE = "cpu"
 REFERENCE_RESULTS = Path("results") / "reference.json"
 
@@ -34,10 +43,6 @@ def notebooks(root: Path) -> list[Path]:
 def execute(profile: str, out_dir: Path, parameters: dict | None = None,
             only: list[str] | None = None) -> list[tuple[str, float]]:
     """Run each numbered notebook in order with papermill; returns (notebook, seconds) pairs."""
-    import os
-
-    from .profiles import PROFILE_ENV
-
     root = repo_root()
     os.chdir(root)  # papermill records the paths it is given: keep them relative to the repository
     out_dir = Path(out_dir).resolve()
@@ -62,8 +67,6 @@ def execute(profile: str, out_dir: Path, parameters: dict | None = None,
 
 def _execute_one(source: Path, out_dir: Path, root: Path, profile: str,
                  parameters: dict | None) -> tuple[str, float]:
-    import papermill
-
     target = out_dir / source.name
     start = time.perf_counter()
     print(f"[pipeline] executing {source.name} (profile={profile})", flush=True)
@@ -88,10 +91,8 @@ def _relative(path: Path, root: Path) -> str:
 
 
 def publish_results(profile: str) -> Path:
-    """Copy ``artifacts/<profile>/results.json`` (chapter 6) to ``results/reference.json``."""
-    from .results import load_results
-
-    source = artifacts_root(profile) / "results.json"
+    """Copy the results summary chapter 6 wrote (`Artifacts.results`) to ``results/reference.json``."""
+    source = Artifacts(artifacts_root(profile)).results
     results = load_results(source)  # refuses a file that is not a results summary
     if results["run"]["profile"] != profile:
         raise ValueError(f"{source.name} was written by profile {results['run']['profile']}, not {profile}")
@@ -110,27 +111,23 @@ def stage_book(stage: Path) -> None:
             continue
         if source.is_dir():
             shutil.rmtree(target, ignore_errors=True)
-            shutil.copytree(source, target)
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, target)
 
 
 def recorded_run(notebook: Path) -> dict | None:
-    """The `run_metadata` record an executed notebook carries in its last cell, or None."""
-    import ast
-
-    import nbformat
-
+    """The provenance record (`notebook.record_provenance`) an executed notebook carries in its
+    last cell, as JSON, or None when it was not executed."""
     nb = nbformat.read(notebook, as_version=4)
     for cell in reversed(nb.cells):
-        if cell.cell_type == "code" and cell.source.strip().startswith("run_metadata("):
-            for output in cell.get("outputs", []):
-                text = output.get("data", {}).get("text/plain")
-                if text:
-                    try:
-                        return ast.literal_eval(text)
-                    except (ValueError, SyntaxError):
-                        return None
+        if cell.cell_type != "code":
+            continue
+        for output in cell.get("outputs", []):
+            record = output.get("data", {}).get(PROVENANCE_MIME)
+            if isinstance(record, dict):
+                return record
+        return None
     return None
 
 
@@ -140,8 +137,6 @@ def provenance_report(notebooks_dir: Path) -> list[str]:
     Committed outputs recorded by other `distill_utils` code are reported, not rejected: the
     reader should know, and a new recorded run (`--in-place`) makes them current again.
     """
-    from .notebook import library_hash
-
     current = library_hash()
     lines = []
     for path in sorted(Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb")):
@@ -183,8 +178,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="extra papermill parameter (value parsed as YAML, like papermill -p)")
     args = parser.parse_args(argv)
-    import yaml
-
     parameters = {name: yaml.safe_load(value) for name, value in args.parameter}
     root = repo_root()
     if args.book_only:

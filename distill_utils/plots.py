@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.lines import Line2D
+from scipy import stats
 
 from .data import LABELS
 
@@ -71,8 +74,6 @@ def plot_accuracy_vs_latency(table: pd.DataFrame, title: str = "Accuracy vs late
     """Accuracy against batch-1 latency (log scale): colour = model, marker = variant,
     bubble area = size on disk. With ``pareto``, the front of best trade-offs is drawn; with
     ``accuracy_ci_low``/``accuracy_ci_high`` columns, a 95% interval over seeds as error bars."""
-    from matplotlib.lines import Line2D
-
     measured = table[table["skipped"].isna()] if "skipped" in table else table
     fig, ax = plt.subplots(figsize=(8, 4.8))
     models = list(dict.fromkeys(measured["model"]))
@@ -91,20 +92,52 @@ def plot_accuracy_vs_latency(table: pd.DataFrame, title: str = "Accuracy vs late
         front = measured[measured["pareto"]].sort_values("latency_ms_median")
         ax.step(front["latency_ms_median"], front["accuracy"] * 100, where="post", color="black",
                 linestyle="--", linewidth=1, label="Pareto front")
-    ax.set_xscale("log")
+    _readable_log_axis(ax.xaxis)
     ax.set(xlabel="median latency at batch size 1, ms (log scale)", ylabel="test accuracy (%)", title=title)
-    low, high = measured["accuracy"].min() * 100, measured["accuracy"].max() * 100
-    if "accuracy_ci_low" in measured and measured["accuracy_ci_low"].notna().any():
-        low = min(low, measured["accuracy_ci_low"].min() * 100)
-        high = max(high, measured["accuracy_ci_high"].max() * 100)
-    ax.set_ylim(low - 1.5, high + 1.5)
+    _accuracy_limits(ax, measured)
     handles = [Line2D([], [], marker="o", linestyle="", color=colors[m], label=m, markersize=8) for m in models]
     handles += [Line2D([], [], marker=VARIANT_MARKERS.get(v, "o"), linestyle="", color="grey", label=v,
                        markersize=8) for v in dict.fromkeys(measured["variant"])]
     if pareto:
         handles.append(Line2D([], [], color="black", linestyle="--", label="Pareto front"))
-    ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    ax.legend(handles=handles, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return fig
+
+
+def _readable_log_axis(axis) -> None:
+    """Log scale with plain-number ticks (2, 5, 10, 20, 50 ms) instead of powers of ten; on a
+    narrow range (less than a factor of 3) every minor tick is labelled."""
+    axis.axes.set_xscale("log")
+
+    def minor(value: float, _) -> str:
+        low, high = sorted(axis.get_view_interval())
+        mantissa = value / 10 ** np.floor(np.log10(value))
+        wanted = high / max(low, 1e-12) < 3 or any(abs(mantissa - m) < 1e-6 for m in (2, 5))
+        return f"{value:g}" if wanted else ""
+
+    axis.set_major_formatter(mticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(mticker.FuncFormatter(minor))
+
+
+OUTLIER_POINTS = 15.0  # accuracy this far below the best is drawn as a note at the axis floor
+
+
+def _accuracy_limits(ax, measured: pd.DataFrame) -> None:
+    """Fit the accuracy axis to the models that work; a collapsed variant (e.g. a teacher broken
+    by int8) is marked at the floor with its real accuracy instead of squashing everyone else."""
+    accuracy = measured["accuracy"] * 100
+    floor = accuracy.max() - OUTLIER_POINTS
+    kept = measured[accuracy >= floor]
+    low, high = kept["accuracy"].min() * 100, kept["accuracy"].max() * 100
+    if "accuracy_ci_low" in kept and kept["accuracy_ci_low"].notna().any():
+        low = min(low, kept["accuracy_ci_low"].min() * 100)
+        high = max(high, kept["accuracy_ci_high"].max() * 100)
+    bottom = low - 1.5
+    ax.set_ylim(bottom, high + 1.5)
+    for _, row in measured[accuracy < floor].iterrows():
+        ax.annotate(f"{row['model']} [{row['variant']}]: {100 * row['accuracy']:.1f}%, off the axis",
+                    xy=(row["latency_ms_median"], bottom), xytext=(0, 22), textcoords="offset points",
+                    ha="center", fontsize=8, arrowprops={"arrowstyle": "->", "color": "black"})
 
 
 def plot_temperature(probabilities: dict[float, np.ndarray], title: str):
@@ -167,8 +200,6 @@ def plot_seed_results(runs: pd.DataFrame, teacher_accuracy: float):
         ax.scatter(values, np.full(len(values), i), color=color, alpha=0.6, zorder=3)
         mean = values.mean()
         if len(values) > 1:
-            from scipy import stats
-
             half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
             ax.errorbar(mean, i, xerr=half, fmt="D", color="black", capsize=4, zorder=4)
         else:
@@ -197,3 +228,64 @@ def plot_reliability(tables: dict[str, pd.DataFrame], eces: dict[str, float]):
     axes[0][0].legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     return fig
+
+
+# How each internal column is shown to readers: header and format (str.format spec or function).
+COLUMNS: dict[str, tuple[str, object]] = {
+    "model": ("model", None), "base_model": ("model", None), "student": ("student", None),
+    "mode": ("training", None), "variant": ("variant", None), "role": ("role", None),
+    "seeds": ("seeds", "{:.0f}"), "correct_per_seed": ("correct answers per seed", None),
+    "accuracy": ("accuracy", "{:.2%}"), "accuracy_mean": ("accuracy, mean", "{:.2%}"),
+    "accuracy_std": ("std over seeds", "{:.2%}"), "accuracy_ci_low": ("95% interval over seeds: from", "{:.2%}"),
+    "accuracy_ci_high": ("to", "{:.2%}"), "macro_f1": ("macro-F1", "{:.2%}"),
+    "macro_f1_mean": ("macro-F1, mean", "{:.2%}"), "macro_f1_std": ("macro-F1 std", "{:.2%}"),
+    "ece": ("calibration error (ECE)", "{:.2%}"), "ece_mean": ("calibration error (ECE), mean", "{:.2%}"),
+    "epoch_s_mean": ("seconds per epoch", "{:.1f}"),
+    "parameters": ("parameters (millions)", lambda v: f"{v / 1e6:.1f}"),
+    "size_mb": ("fp32 size (MB)", "{:.1f}"), "disk_mb": ("on disk (MB)", "{:.1f}"),
+    "latency_ms_median": ("latency, median (ms)", "{:.2f}"), "latency_ms_p95": ("latency, p95 (ms)", "{:.2f}"),
+    "throughput_samples_per_s": ("sentences/s at batch 32", "{:.1f}"),
+    "speedup_vs_teacher": ("speed-up vs fp32 teacher", "{:.2f}x"),
+    "disk_ratio_vs_teacher": ("disk size vs teacher", "{:.2f}"),
+    "accuracy_change_vs_fp32": ("vs its fp32 form (points)", lambda v: f"{100 * v:+.2f}"),
+    "pareto": ("on the Pareto front", lambda v: "yes" if v is True else ""),
+    "skipped": ("not measured because", None),
+    "a": ("variant A", None), "b": ("against B", None), "difference_points": ("A minus B (points)", "{:+.2f}"),
+    "ci_low_points": ("95% CI over sentences: from", "{:+.2f}"), "ci_high_points": ("to (points)", "{:+.2f}"),
+    "bootstrap_p": ("p, paired bootstrap", "{:.3f}"), "mcnemar_p_per_seed": ("p, McNemar, per seed", None),
+    "gflop_per_sample": ("GFLOP per sentence", "{:.2f}"), "mean_tokens_batch1": ("tokens per sentence", "{:.1f}"),
+    "gflops_batch1": ("GFLOP/s at batch 1", "{:.1f}"), "gflops_batch32": ("GFLOP/s at batch 32", "{:.1f}"),
+    "peak_basis": ("peak measured with", None), "peak_gflops": ("peak (GFLOP/s)", "{:.0f}"),
+    "pct_of_peak_batch32": ("share of peak at batch 32", "{:.0f}%"),
+    "steps_timed": ("steps timed", None), "step_s": ("seconds per step", "{:.3f}"),
+    "epoch_s_estimate": ("seconds per epoch (estimate)", "{:.1f}"), "precision": ("autocast", None),
+    "batch_size": ("batch size", None), "ratio_vs_plain": ("time vs a plain step", "{:.2f}x"),
+}
+
+
+TABLE_CSS = [  # compact, names on one line, numbers right-aligned: wide tables stay readable
+    {"selector": "", "props": "font-size: 0.82em; border-collapse: collapse;"},
+    {"selector": "th", "props": "text-align: left; vertical-align: bottom; padding: 3px 6px; "
+                                "border-bottom: 1px solid #888; font-weight: 600;"},
+    {"selector": "td", "props": "padding: 2px 6px; text-align: right;"},
+    {"selector": "tbody tr:nth-child(even)", "props": "background-color: #f4f6f8;"},
+]
+TEXT_COLUMNS = {"model", "base_model", "student", "mode", "variant", "role", "a", "b", "skipped", "peak_basis",
+                "correct_per_seed", "mcnemar_p_per_seed", "precision"}
+
+
+def style_table(table: pd.DataFrame, columns: list[str], formats: dict | None = None):
+    """The table a reader sees: the given columns with human headers, units and formats, no index.
+
+    Columns named in `COLUMNS` get its header and format; others keep their name, formatted by
+    ``formats`` when given."""
+    unknown = [c for c in columns if c not in table.columns]
+    if unknown:
+        raise KeyError(f"columns not in the table: {unknown}")
+    headers = {c: COLUMNS.get(c, (c, None))[0] for c in columns}
+    formats = {**{headers[c]: COLUMNS[c][1] for c in columns if c in COLUMNS and COLUMNS[c][1] is not None},
+               **(formats or {})}
+    left = [{"selector": f"td.col{i}", "props": "text-align: left; white-space: nowrap;"}
+            for i, c in enumerate(columns) if c in TEXT_COLUMNS or not pd.api.types.is_numeric_dtype(table[c])]
+    shown = table[columns].rename(columns=headers)
+    return shown.style.format(formats, na_rep="n/a").hide(axis="index").set_table_styles(TABLE_CSS + left)

@@ -1,12 +1,12 @@
 """One machine-readable summary of a whole recorded run: what the results page shows.
 
-`build_results` gathers what the chapters wrote under ``artifacts/<profile>/`` (the teacher's and
-every student's ``run.json``, chapter 5's ``benchmark.json``) into one dict: for every model, mode
+`build_results` gathers what the chapters wrote (`artifacts.Artifacts`: the teacher's and every
+student's run record, chapter 5's benchmark records) into one dict: for every model, mode
 and variant, accuracy over seeds (mean, std, 95% CI), macro-F1 and ECE, parameters, size, latency
 at batch size 1 (median, p95) and throughput at batch size 32; the paired tests between students,
 controls and teacher; and the run's provenance (profile, seeds, agreement, packages, CPU, threads,
-`distill_utils` hash). Chapter 6 writes it to ``results.json`` and reads its tables from it; a
-recorded cpu run (``make reference``) copies it to ``results/reference.json``.
+`distill_utils` hash). Chapter 6 writes it to ``Artifacts.results`` and reads its tables from it;
+a recorded cpu run (``make reference``) copies it to ``results/reference.json``.
 """
 from __future__ import annotations
 
@@ -14,6 +14,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
+
+from ._io import read_json
+from .artifacts import Artifacts, read_run
+from .benchmark import cpu_name
+from .data import read_splits
+from .metrics import compare_variants, comparison_pairs, runs_frame, seed_summary, summarise_runs
+from .notebook import library_hash, run_metadata
+from .reference import FINBERT, REFERENCE
 
 SCHEMA_VERSION = 1
 REQUIRED_KEYS = ("schema", "run", "settings", "models", "training_runs", "comparisons", "goals", "reference")
@@ -22,8 +31,6 @@ EXTRA_MODES = ("transfer", "hidden")  # optional variants of chapter 4, on one s
 
 
 def _stats(values) -> dict:
-    from .metrics import seed_summary
-
     values = [float(v) for v in values]
     return {**seed_summary(values), "per_seed": values}
 
@@ -65,44 +72,23 @@ def variant_summary(records: list[dict], seed_records: list[dict] | None = None)
     return _records(pd.DataFrame(out))
 
 
-def _student_records(cfg, art: Path) -> list[dict]:
-    from .artifacts import require
-    from .training import run_record, student_dir
-
-    records = []
-    for seed in cfg.seeds:
-        for name in cfg.students:
-            for mode in FIRST_STUDENT_MODES:
-                records.append(run_record(require(student_dir(art / "students", name, mode, seed) / "run.json",
-                                                  "students").parent))
-            for mode in EXTRA_MODES:
-                directory = student_dir(art / "students", name, mode, seed)
-                if (directory / "run.json").is_file():
-                    records.append(run_record(directory))
-    return records
+def _student_records(cfg, art: Artifacts) -> list[dict]:
+    """Every student run of the profile: distilled and plain are required, extras optional."""
+    runs = art.student_runs(cfg.students, FIRST_STUDENT_MODES, cfg.seeds)
+    runs += art.student_runs(cfg.students, EXTRA_MODES, cfg.seeds, required=False)
+    return [read_run(directory) for directory in runs]
 
 
-def build_results(cfg, art: str | Path) -> dict:
+def build_results(cfg, art: Artifacts) -> dict:
     """The summary of one profile's run, from the artifacts chapters 1 to 5 wrote."""
-    from ._io import read_json
-    from .artifacts import require
-    from .benchmark import FINBERT, REFERENCE, cpu_name
-    from .data import read_splits
-    from .metrics import compare_variants, runs_frame, summarise_runs
-    from .notebook import library_hash, run_metadata
-    from .training import run_record
-
-    art = Path(art)
-    splits = read_splits(require(art / "data" / "splits.json", "splits"))
+    splits = read_splits(art.require_splits())
     labels = splits["test"]["label"].to_numpy()
-    teacher = run_record(require(art / "teacher" / "run.json", "teacher").parent)
-    bench = read_json(require(art / "benchmark.json", "benchmark"))
+    teacher = read_run(art.require_teacher())
+    bench = read_json(art.require_benchmark())
     students = _student_records(cfg, art)
     runs = runs_frame([teacher] + students, labels)
     training = summarise_runs(runs)
-    pairs = [(name, "kd", "plain") for name in cfg.students]
-    pairs += [(name, mode, "teacher") for name in cfg.students for mode in FIRST_STUDENT_MODES]
-    comparisons = compare_variants(students, teacher, labels, pairs)
+    comparisons = compare_variants(students, teacher, labels, comparison_pairs(cfg.students))
     variants = variant_summary(bench["records"], bench.get("seed_accuracy", []))
     kd = next(r for r in students if r["mode"] == "kd")
     metadata = run_metadata(cfg)
@@ -160,8 +146,6 @@ def goal_checks(training: pd.DataFrame, models: list[dict], cfg) -> list[dict]:
 
 
 def _device() -> str:
-    import torch
-
     return f"cuda: {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else "cpu"
 
 
@@ -173,8 +157,6 @@ def _records(table: pd.DataFrame) -> list[dict]:
 
 def load_results(path: str | Path) -> dict:
     """Read a results file, checking it is one this code understands."""
-    from ._io import read_json
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no results file at {path.name}: run notebooks/06_results.ipynb "

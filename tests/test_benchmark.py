@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 import torch
 
-from distill_utils import benchmark
+from distill_utils import benchmark, variants
 from distill_utils.models import load_pretrained
 
 
@@ -39,21 +39,21 @@ def test_every_variant_reproduces_the_fp32_logits(tiny_model, tmp_path, variant,
     with torch.inference_mode():
         reference = model(**batch).logits.numpy()
     try:
-        runner = benchmark.build_variant(model, tokenizer, variant, export_dir=tmp_path, threads=1)
-    except benchmark.VariantUnavailable as reason:
+        runner = variants.build_variant(model, tokenizer, variant, export_dir=tmp_path, threads=1)
+    except variants.VariantUnavailable as reason:
         pytest.skip(str(reason))
     assert np.allclose(runner.forward(batch), reference, atol=atol)
 
 
 def test_unavailable_variant_is_reported_not_hidden(tiny_model, monkeypatch):
-    from distill_utils import training
+    from distill_utils import variants
 
     model, tokenizer = tiny_model
-    monkeypatch.setattr(training, "mixed_precision", lambda requested=True: "no")
-    with pytest.raises(benchmark.VariantUnavailable, match="no bf16 instructions"):
-        benchmark.build_variant(model, tokenizer, "bf16")
+    monkeypatch.setattr(variants, "mixed_precision", lambda requested=True: "no")
+    with pytest.raises(variants.VariantUnavailable, match="no bf16 instructions"):
+        variants.build_variant(model, tokenizer, "bf16")
     with pytest.raises(ValueError, match="unknown variant 'fp8'"):
-        benchmark.build_variant(model, tokenizer, "fp8")
+        variants.build_variant(model, tokenizer, "fp8")
     test = pd.DataFrame({"sentence": ["Profit rose ."], "label": [2]})
     record = benchmark.PerformanceBenchmark(model, tokenizer, test, "tiny", variant="bf16",
                                             latency_runs=2, throughput_batches=1).run_benchmark()

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from distill_utils import pipeline, results
-from distill_utils.benchmark import REFERENCE as EXPERIMENT
+from distill_utils.reference import REFERENCE as EXPERIMENT
 from distill_utils.profiles import resolve_config
 
 REPO = Path(__file__).resolve().parent.parent

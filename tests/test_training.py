@@ -6,9 +6,10 @@ import pandas as pd
 import pytest
 import torch
 
-from distill_utils import training
+from distill_utils import experiments, teacher_cache, trainer
 from distill_utils._io import atomic_path, write_json
-from distill_utils.artifacts import require
+from distill_utils.artifacts import Artifacts
+from distill_utils.losses import hidden_state_loss
 from distill_utils.models import load_checkpoint, load_pretrained
 from distill_utils.profiles import resolve_config
 
@@ -24,13 +25,22 @@ def tiny_splits(phrasebank_dir):
 @pytest.fixture(scope="module")
 def tiny_teacher(tiny_splits, tmp_path_factory):
     cfg = resolve_config("smoke")
-    out = tmp_path_factory.mktemp("art") / "teacher"
-    record = training.fine_tune_teacher(cfg, tiny_splits, out)
-    return out, record
+    art = Artifacts(tmp_path_factory.mktemp("art"))
+    record = experiments.fine_tune_teacher(cfg, art, tiny_splits)
+    return art, record
+
+
+def with_teacher(tiny_teacher, root) -> Artifacts:
+    """Fresh artifacts that share the module's tiny teacher (a symlink), for caches and students."""
+    art = Artifacts(root)
+    art.root.mkdir(parents=True, exist_ok=True)
+    art.teacher.symlink_to(tiny_teacher[0].teacher, target_is_directory=True)
+    return art
 
 
 def test_teacher_run_is_saved_as_safetensors_with_its_record(tiny_teacher):
-    out, record = tiny_teacher
+    art, record = tiny_teacher
+    out = art.teacher
     assert (out / "model.safetensors").is_file() and not list(out.glob("*.bin"))
     saved = json.loads((out / "run.json").read_text())
     assert saved["role"] == "teacher" and saved["test"]["n"] == 64
@@ -39,48 +49,53 @@ def test_teacher_run_is_saved_as_safetensors_with_its_record(tiny_teacher):
 
 
 def test_logit_cache_is_reused_only_for_the_same_teacher_and_sentences(tiny_teacher, tiny_splits, tmp_path, monkeypatch):
-    teacher_dir, _ = tiny_teacher
-    cache = tmp_path / "logits"
-    first = training.cache_teacher_logits(teacher_dir, tiny_splits, 64, cache)
+    art = with_teacher(tiny_teacher, tmp_path / "art")
+    cache = art.teacher_logits
+    first = teacher_cache.cache_teacher_logits(art, tiny_splits, 64)
     calls = []
-    real = training.predict_logits
-    monkeypatch.setattr(training, "predict_logits", lambda *a, **k: calls.append(1) or real(*a, **k))
-    again = training.cache_teacher_logits(teacher_dir, tiny_splits, 64, cache)
+    real = teacher_cache.predict_logits
+    monkeypatch.setattr(teacher_cache, "predict_logits", lambda *a, **k: calls.append(1) or real(*a, **k))
+    again = teacher_cache.cache_teacher_logits(art, tiny_splits, 64)
     assert not calls  # served from the cache
     assert all(np.array_equal(first[k], again[k]) for k in first)
     # keyed by sentence: a reordered split gets the same logits per sentence, recomputed key
     reordered = {"train": tiny_splits["train"].iloc[::-1].reset_index(drop=True)}
-    flipped = training.cache_teacher_logits(teacher_dir, reordered, 64, cache)
+    flipped = teacher_cache.cache_teacher_logits(art, reordered, 64)
     assert np.allclose(flipped["train"], first["train"][::-1], atol=1e-5)
     # another teacher (different weights) invalidates the cache
     calls.clear()
     payload = json.loads((cache / "validation.json").read_text())
     payload["key"]["teacher_sha256"] = "0" * 64
     (cache / "validation.json").write_text(json.dumps(payload))
-    training.cache_teacher_logits(teacher_dir, {"validation": tiny_splits["validation"]}, 64, cache)
+    teacher_cache.cache_teacher_logits(art, {"validation": tiny_splits["validation"]}, 64)
     assert calls  # recomputed
+    # a truncated cache file (a killed writer, a full disk) is recomputed, never trusted
+    calls.clear()
+    (cache / "test.json").write_text('{"key": {"teacher_sha256"')
+    again = teacher_cache.cache_teacher_logits(art, {"test": tiny_splits["test"]}, 64)
+    assert calls and np.array_equal(again["test"], first["test"])
 
 
 def test_student_distillation_and_control(tiny_teacher, tiny_splits, tmp_path):
-    teacher_dir, _ = tiny_teacher
+    art = with_teacher(tiny_teacher, tmp_path / "art")
     cfg = resolve_config("smoke")
-    logits = training.cache_teacher_logits(teacher_dir, tiny_splits, cfg.max_length, tmp_path / "logits")
-    records = training.train_students(cfg, tiny_splits, logits["train"], teacher_dir, tmp_path / "students")
+    logits = teacher_cache.cache_teacher_logits(art, tiny_splits, cfg.max_length)
+    records = experiments.train_students(cfg, art, tiny_splits, logits["train"], alpha=0.3, temperature=4.0)
     assert len(records) == 2 * len(cfg.students) * len(cfg.seeds)
     one_seed = [("tiny-bert-copy", "kd"), ("tiny-bert-copy", "plain"),
                 ("tiny-bert-random", "kd"), ("tiny-bert-random", "plain")]
     assert [(r["seed"], r["model"], r["mode"]) for r in records] == [
         (seed, *run) for seed in cfg.seeds for run in one_seed]
-    assert records[1]["alpha"] == 1.0 and records[0]["alpha"] == cfg.alpha
+    assert records[1]["alpha"] == 1.0 and records[0]["alpha"] == 0.3 and records[0]["temperature"] == 4.0
     for seed in cfg.seeds:
-        assert (tmp_path / "students" / "tiny-bert-copy" / f"kd-seed{seed}" / "model.safetensors").is_file()
+        assert art.require_student("tiny-bert-copy", "kd", seed) == art.student("tiny-bert-copy", "kd", seed)
 
 
 def test_nan_loss_stops_training_and_names_the_step(tiny_splits, tmp_path):
     model, tokenizer = load_pretrained("tiny-bert-random", seed=0)
     bad_logits = np.full((len(tiny_splits["train"]), 3), np.nan, dtype=np.float32)
     with pytest.raises(FloatingPointError, match=r"non-finite loss \(nan\) at training step 1"):
-        training.train_classifier(
+        trainer.train_classifier(
             model, tokenizer, tiny_splits["train"], tiny_splits["validation"], epochs=1,
             learning_rate=1e-3, batch_size=16, seed=0, max_length=32, scratch_dir=tmp_path,
             alpha=0.5, temperature=2.0, teacher_logits=bad_logits)
@@ -89,7 +104,7 @@ def test_nan_loss_stops_training_and_names_the_step(tiny_splits, tmp_path):
 def test_distillation_needs_teacher_logits(tiny_splits, tmp_path):
     model, tokenizer = load_pretrained("tiny-bert-random", seed=0)
     with pytest.raises(ValueError, match="alpha < 1 needs teacher logits"):
-        training.train_classifier(
+        trainer.train_classifier(
             model, tokenizer, tiny_splits["train"], tiny_splits["validation"], epochs=1,
             learning_rate=1e-3, batch_size=16, seed=0, max_length=32, scratch_dir=tmp_path, alpha=0.5)
 
@@ -97,7 +112,7 @@ def test_distillation_needs_teacher_logits(tiny_splits, tmp_path):
 def test_teacher_logits_must_match_rows(tiny_splits, tmp_path):
     model, tokenizer = load_pretrained("tiny-bert-random", seed=0)
     with pytest.raises(ValueError, match="3 teacher logit rows for"):
-        training.train_classifier(
+        trainer.train_classifier(
             model, tokenizer, tiny_splits["train"], None, epochs=1, learning_rate=1e-3,
             batch_size=16, seed=0, max_length=32, scratch_dir=tmp_path, alpha=0.5,
             teacher_logits=np.zeros((3, 3), dtype=np.float32))
@@ -107,8 +122,8 @@ def test_collator_pads_and_stacks_teacher_logits():
     _, tokenizer = load_pretrained("tiny-bert-random", seed=0)
     df = pd.DataFrame({"sentence": ["Profit rose .", "Net sales decreased by 5 % in the quarter ."],
                        "label": [2, 0]})
-    dataset = training.tokenize_frame(df, tokenizer, 32, with_rows=True)
-    collator = training.DistillationCollator(tokenizer, np.array([[1, 2, 3], [4, 5, 6]], dtype=np.float32))
+    dataset = trainer.tokenize_frame(df, tokenizer, 32, with_rows=True)
+    collator = trainer.DistillationCollator(tokenizer, np.array([[1, 2, 3], [4, 5, 6]], dtype=np.float32))
     batch = collator([dataset[1], dataset[0]])
     assert torch.equal(batch["teacher_logits"], torch.tensor([[4.0, 5, 6], [1, 2, 3]]))  # by row, not position
     batch = collator([dataset[0], dataset[1]])
@@ -139,20 +154,28 @@ def test_interrupted_checkpoint_leaves_no_folder(tmp_path):
 
 
 def test_missing_input_names_the_notebook_to_run(tmp_path):
+    art = Artifacts(tmp_path)
     with pytest.raises(FileNotFoundError, match=r"run notebooks/02_teacher_finetuning.ipynb first"):
-        require(tmp_path / "teacher", "teacher")
+        art.require_teacher()
+    art.teacher.mkdir()
+    (art.teacher / "run.json").write_text("{}")  # a teacher without weights is no teacher
+    with pytest.raises(FileNotFoundError, match=r"model.safetensors is missing: run notebooks/02_teacher"):
+        art.require_teacher()
+    with pytest.raises(FileNotFoundError, match=r"run notebooks/04_student_training.ipynb first"):
+        art.student_runs(["tiny-bert-copy"], ("kd",), [7])
+    assert art.student_runs(["tiny-bert-copy"], ("kd",), [7], required=False) == []
 
 
 def test_online_teacher_trains_exactly_like_cached_logits(tiny_teacher, tiny_splits, tmp_path):
     """Distilling from the cache and from a teacher run every step give the same student (fp32)."""
-    teacher_dir, _ = tiny_teacher
+    art = with_teacher(tiny_teacher, tmp_path / "art")
     train = tiny_splits["train"].iloc[:48].reset_index(drop=True)
-    logits = training.cache_teacher_logits(teacher_dir, {"train": train}, 32, tmp_path / "logits")["train"]
-    teacher, teacher_tokenizer = load_checkpoint(teacher_dir)
+    logits = teacher_cache.cache_teacher_logits(art, {"train": train}, 32)["train"]
+    teacher, teacher_tokenizer = load_checkpoint(art.teacher)
     weights = []
     for kwargs in ({"teacher_logits": logits}, {"teacher": teacher, "teacher_tokenizer": teacher_tokenizer}):
         model, tokenizer = load_pretrained("tiny-bert-random", seed=0)
-        result = training.train_classifier(
+        result = trainer.train_classifier(
             model, tokenizer, train, None, epochs=1, learning_rate=1e-3, batch_size=16, seed=0,
             max_length=32, scratch_dir=tmp_path / "scratch", bf16=False, alpha=0.3, temperature=2.0,
             **kwargs)
@@ -164,51 +187,51 @@ def test_online_teacher_trains_exactly_like_cached_logits(tiny_teacher, tiny_spl
 
 
 def test_hidden_state_distillation_saves_an_ordinary_student(tiny_teacher, tiny_splits, tmp_path):
-    teacher_dir, _ = tiny_teacher
+    art = with_teacher(tiny_teacher, tmp_path / "art")
     cfg = resolve_config("smoke")
-    logits = training.cache_teacher_logits(teacher_dir, tiny_splits, cfg.max_length, tmp_path / "logits")
-    out = tmp_path / "students" / "tiny-bert-random" / "hidden-seed42"
-    record = training.train_student(cfg, "tiny-bert-random", tiny_splits, out, teacher_dir=teacher_dir,
-                                    seed=42, alpha=0.5, temperature=2.0, teacher_logits=logits["train"],
-                                    hidden_weight=10.0, mode="hidden")
+    logits = teacher_cache.cache_teacher_logits(art, tiny_splits, cfg.max_length)
+    out = art.student("tiny-bert-random", "hidden", 42)
+    record = experiments.train_student(cfg, art, "tiny-bert-random", tiny_splits, seed=42, alpha=0.5,
+                                       temperature=2.0, teacher_logits=logits["train"],
+                                       hidden_weight=10.0, mode="hidden")
     assert record["mode"] == "hidden" and record["hidden_weight"] == 10.0
     assert "eval_accuracy" in record["log_history"][-2]  # evaluation still works through the wrapper
     model, _ = load_checkpoint(out)
     assert type(model).__name__ == "BertForSequenceClassification"
     assert not any("projection" in key for key in model.state_dict())
-    cached = np.load(teacher_dir.parent / "teacher_hidden" / "tiny-bert-random-train.npy")
+    cached = np.load(art.teacher_hidden("tiny-bert-random"))
     assert cached.shape == (len(tiny_splits["train"]), 1, 128)  # 1 student layer, teacher width 128
 
 
 def test_hidden_layer_map_and_loss():
-    assert training.hidden_layer_map(6, 12) == [2, 4, 6, 8, 10, 12]
-    assert training.hidden_layer_map(1, 2) == [2]
+    assert teacher_cache.hidden_layer_map(6, 12) == [2, 4, 6, 8, 10, 12]
+    assert teacher_cache.hidden_layer_map(1, 2) == [2]
     with pytest.raises(ValueError, match="cannot map"):
-        training.hidden_layer_map(13, 12)
+        teacher_cache.hidden_layer_map(13, 12)
     x = torch.randn(4, 2, 8)
-    assert training.hidden_state_loss(x, 3 * x).item() == pytest.approx(0.0, abs=1e-6)  # scale-free
-    assert training.hidden_state_loss(x, -x).item() == pytest.approx(4.0, abs=1e-5)
+    assert hidden_state_loss(x, 3 * x).item() == pytest.approx(0.0, abs=1e-6)  # scale-free
+    assert hidden_state_loss(x, -x).item() == pytest.approx(4.0, abs=1e-5)
 
 
 def test_sweep_table_and_choice(tiny_teacher, tiny_splits, tmp_path):
-    teacher_dir, _ = tiny_teacher
+    art = with_teacher(tiny_teacher, tmp_path / "art")
     cfg = resolve_config("smoke")
-    logits = training.cache_teacher_logits(teacher_dir, tiny_splits, cfg.max_length, tmp_path / "logits")
-    table = training.sweep_alpha_temperature(cfg, tiny_splits, logits["train"], teacher_dir, tmp_path / "sweep.json")
+    logits = teacher_cache.cache_teacher_logits(art, tiny_splits, cfg.max_length)
+    table = experiments.sweep_alpha_temperature(cfg, art, tiny_splits, logits["train"])
     assert len(table) == len(cfg.sweep_alphas) * len(cfg.sweep_temperatures)
-    assert (tmp_path / "sweep.json").is_file()
-    assert not (tmp_path / "students").exists()  # sweep runs save no checkpoints
+    assert json.loads(art.sweep.read_text())["learning_rate"] == cfg.student_lr
+    assert not art.students.exists()  # sweep runs save no checkpoints
     ties = pd.DataFrame({"alpha": [0.1, 0.5, 0.9], "temperature": [1.0, 2.0, 4.0],
                          "val_accuracy": [0.8, 0.9, 0.9], "val_macro_f1": [0.9, 0.7, 0.8]})
-    assert training.best_sweep_point(ties) == (0.9, 4.0)
+    assert experiments.best_sweep_point(ties) == (0.9, 4.0)
 
 
-def test_training_cost_is_measured_side_by_side(tiny_teacher, tiny_splits):
-    teacher_dir, _ = tiny_teacher
+def test_training_cost_is_measured_side_by_side(tiny_teacher, tiny_splits, tmp_path):
+    art = with_teacher(tiny_teacher, tmp_path / "art")
     cfg = resolve_config("smoke")
-    logits = training.cache_teacher_logits(teacher_dir, tiny_splits, cfg.max_length, teacher_dir.parent / "logits")
-    cost = training.measure_training_cost(cfg, "tiny-bert-random", tiny_splits, logits["train"], teacher_dir,
-                                          alpha=0.5, temperature=2.0, steps=2)
+    logits = teacher_cache.cache_teacher_logits(art, tiny_splits, cfg.max_length)
+    cost = experiments.measure_training_cost(cfg, art, "tiny-bert-random", tiny_splits, logits["train"],
+                                             alpha=0.5, temperature=2.0, steps=2)
     assert list(cost["mode"]) == ["plain", "kd (cached teacher logits)", "kd (teacher every step)"]
     assert (cost["steps_timed"] == 2).all() and (cost["step_s"] > 0).all()
     assert cost.loc[0, "ratio_vs_plain"] == 1.0

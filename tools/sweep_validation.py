@@ -6,20 +6,21 @@
         --alphas 0.1 --temperatures 1 --epochs 6 --learning-rate 3e-5 --seed 1
 
 For trying recipes before a recorded run: it trains ``--student`` once per grid point (``--seed``,
-default the profile's first seed) with the library's own sweep (`training.sweep_alpha_temperature`) and prints
+default the profile's first seed) with the library's own sweep (`experiments.sweep_alpha_temperature`) and prints
 validation accuracy; nothing else is saved but the table (``--out``, default
-``artifacts/<profile>/sweeps/<student>-<epochs>ep[-lr<lr>][-seed<seed>].json``, the suffixes only
-when those differ from the profile's). The test split is never reported.
+``Artifacts.validation_sweep``: student, epochs, and the learning rate and seed when those differ
+from the profile's; the table records the learning rate and seed too). The test split is never reported.
 Needs chapters 1 to 3 of the same profile (splits, teacher, cached teacher logits).
 """
 from __future__ import annotations
 
 import argparse
 
-from distill_utils.artifacts import artifacts_root, require
+from distill_utils.artifacts import Artifacts
 from distill_utils.data import read_splits
+from distill_utils.experiments import best_sweep_point, sweep_alpha_temperature
 from distill_utils.profiles import resolve_config
-from distill_utils.training import best_sweep_point, cache_teacher_logits, sweep_alpha_temperature
+from distill_utils.teacher_cache import cache_teacher_logits
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -38,14 +39,14 @@ def main(argv: list[str] | None = None) -> None:
                          sweep_temperatures=args.temperatures, sweep_epochs=args.epochs,
                          seed=args.seed, student_lr=args.learning_rate, artifacts_dir=args.artifacts_dir)
     profile_defaults = resolve_config(args.profile)
-    art = artifacts_root(cfg.profile, cfg.artifacts_dir)
-    splits = read_splits(require(art / "data" / "splits.json", "splits"))
-    teacher_dir = require(art / "teacher" / "model.safetensors", "teacher").parent
-    logits = cache_teacher_logits(teacher_dir, splits, cfg.max_length, art / "teacher_logits")
-    suffix = "" if cfg.student_lr == profile_defaults.student_lr else f"-lr{cfg.student_lr:g}"
-    suffix += "" if cfg.seed == profile_defaults.seed else f"-seed{cfg.seed}"
-    out = args.out or art / "sweeps" / f"{cfg.sweep_student}-{cfg.sweep_epochs:g}ep{suffix}.json"
-    table = sweep_alpha_temperature(cfg, splits, logits["train"], teacher_dir, out)
+    art = Artifacts.of(cfg)
+    splits = read_splits(art.require_splits())
+    logits = cache_teacher_logits(art, splits, cfg.max_length)
+    out = args.out or art.validation_sweep(
+        cfg.sweep_student, cfg.sweep_epochs,
+        learning_rate=None if cfg.student_lr == profile_defaults.student_lr else cfg.student_lr,
+        seed=None if cfg.seed == profile_defaults.seed else cfg.seed)
+    table = sweep_alpha_temperature(cfg, art, splits, logits["train"], out)
     print(table.to_string(index=False))
     alpha, temperature = best_sweep_point(table)
     print(f"best on validation: alpha {alpha:g}, T {temperature:g} "

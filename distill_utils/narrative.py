@@ -1,0 +1,154 @@
+"""The sentences the book states about a run, computed from its recorded results.
+
+Chapters 4, 5 and 6 glue these into their prose (myst-nb), so every claim on the page follows from
+the numbers of the run that rendered it, and the wording rules (when a difference is called
+significant, how a gap is phrased) are tested here once instead of living in hidden cells.
+Each function returns plain strings: one Markdown bullet per claim.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from .metrics import format_p
+
+SIGNIFICANCE_LEVEL = 0.05
+
+
+def verdict(difference_points: float, p_value: float, level: float = SIGNIFICANCE_LEVEL) -> str:
+    """'significantly better/worse (p = ...)' or 'not distinguishable on this test set (p = ...)'."""
+    if p_value < level:
+        side = "better" if difference_points > 0 else "worse"
+        return f"significantly {side} ({format_p(p_value)})"
+    return f"not distinguishable on this test set ({format_p(p_value)})"
+
+
+def _row(table: pd.DataFrame, **match) -> pd.Series:
+    mask = pd.Series(True, index=table.index)
+    for column, value in match.items():
+        mask &= table[column] == value
+    rows = table[mask]
+    if rows.empty:
+        raise KeyError(f"no row with {match}")
+    return rows.iloc[0]
+
+
+def _mean(summary: pd.DataFrame, model: str, mode: str) -> float:
+    return 100 * _row(summary, model=model, mode=mode)["accuracy_mean"]
+
+
+def _versus(tests: pd.DataFrame, model: str, a: str, b: str) -> str:
+    row = _row(tests, model=model, a=a, b=b)
+    return f"{row['difference_points']:+.2f} points, {verdict(row['difference_points'], row['bootstrap_p'])}"
+
+
+def student_findings(summary: pd.DataFrame, tests: pd.DataFrame, students: list[str], *,
+                     transfer_student: str | None = None, hidden_student: str | None = None) -> list[str]:
+    """Chapter 4: each student's distilled and plain mean accuracy and the paired verdicts
+    (distilled vs plain, distilled vs teacher), then the transfer-set and hidden-state runs."""
+    lines = []
+    for name in students:
+        row = _row(summary, model=name, mode="kd")
+        ci = ("" if row["accuracy_ci_low"] is None or pd.isna(row["accuracy_ci_low"]) else
+              f" (95% interval over seeds {100 * row['accuracy_ci_low']:.2f} to {100 * row['accuracy_ci_high']:.2f})")
+        lines.append(
+            f"* **{name}**: distilled {_mean(summary, name, 'kd'):.2f}%{ci}, plain {_mean(summary, name, 'plain'):.2f}%. "
+            f"Distilled against plain: {_versus(tests, name, 'kd', 'plain')}. "
+            f"Distilled against the teacher: {_versus(tests, name, 'kd', 'teacher')}.")
+    if transfer_student is not None:
+        lines.append(
+            f"* **{transfer_student} on the transfer set**: {_mean(summary, transfer_student, 'transfer'):.2f}%; "
+            f"against distillation on the training split: {_versus(tests, transfer_student, 'transfer', 'kd')}; "
+            f"against the teacher: {_versus(tests, transfer_student, 'transfer', 'teacher')}.")
+    if hidden_student is not None:
+        lines.append(
+            f"* **{hidden_student} with hidden states**: {_mean(summary, hidden_student, 'hidden'):.2f}%; "
+            f"against logit-only distillation: {_versus(tests, hidden_student, 'hidden', 'kd')}.")
+    return lines
+
+
+def gap_text(gap: float) -> str:
+    """An accuracy gap to the teacher (teacher minus model, as a fraction) in words."""
+    points = 100 * abs(gap)
+    if points < 1e-9:
+        return "exactly as accurate as the teacher"
+    return f"{points:.2f} points {'less' if gap > 0 else 'more'} accurate than the teacher"
+
+
+def benchmark_findings(table: pd.DataFrame, seed: int, within_points: float = 1.0) -> list[str]:
+    """Chapter 5: the fastest student variant, the fastest one within ``within_points`` of the
+    teacher, every variant whose answers differ from its fp32 form, and every skipped variant."""
+    measured = table[table["skipped"].isna()]
+    students = measured[measured["role"] == "student"]
+    fastest = students.sort_values("latency_ms_median").iloc[0]
+    lines = [f"* The fastest student variant, **{fastest['model']} [{fastest['variant']}]**, runs "
+             f"{fastest['speedup_vs_teacher']:.1f}x faster than the fp32 teacher at batch size 1 "
+             f"({fastest['latency_ms_median']:.2f} ms) and is {gap_text(fastest['accuracy_gap_vs_teacher'])} "
+             f"on the test split (seed {seed})."]
+    within = students[students["accuracy_gap_vs_teacher"] <= within_points / 100 + 1e-12]
+    if len(within):
+        best = within.sort_values("latency_ms_median").iloc[0]
+        lines.append(f"* The fastest variant within {within_points:g} point of the teacher's accuracy is "
+                     f"**{best['model']} [{best['variant']}]**: {best['speedup_vs_teacher']:.1f}x faster, "
+                     f"{gap_text(best['accuracy_gap_vs_teacher'])}.")
+    else:
+        lines.append(f"* No student variant comes within {within_points:g} point of the teacher's accuracy "
+                     "on this test split.")
+    for _, row in measured[measured["accuracy_change_vs_fp32"].abs() > 0].iterrows():
+        lines.append(f"* {row['model']} [{row['variant']}] answers differently from its fp32 form: "
+                     f"{100 * row['accuracy_change_vs_fp32']:+.2f} points of accuracy.")
+    for _, row in table[table["skipped"].notna()].iterrows():
+        lines.append(f"* {row['model']} [{row['variant']}] was skipped: {row['skipped']}.")
+    return lines
+
+
+def significance_sentences(comparisons: list[dict]) -> list[str]:
+    """Chapter 6: one sentence per paired comparison, with its interval and verdict."""
+    lines = []
+    for row in comparisons:
+        b = "the teacher" if row["b"] == "teacher" else f"its {row['b']} control"
+        difference = row["difference_points"]
+        direction = "level with" if abs(difference) < 1e-9 else "ahead of" if difference > 0 else "behind"
+        points = "" if direction == "level with" else f"{abs(difference):.2f} points "
+        significant = "significant" if row["bootstrap_p"] < SIGNIFICANCE_LEVEL else "not significant"
+        lines.append(f"* {row['model']} ({row['a']}) is {points}{direction} {b} "
+                     f"(95% CI {row['ci_low_points']:+.2f} to {row['ci_high_points']:+.2f}, "
+                     f"{format_p(row['bootstrap_p'])}): {significant}.")
+    return lines
+
+
+def takeaways(results: dict, table: pd.DataFrame, best: dict | None, within_points: float) -> list[str]:
+    """Chapter 6: the teacher, the distilled DistilBERT-shaped student beside it, and the best
+    compressed variant (``best``, from `results.best_compressed`) or the closest one."""
+    settings = results["settings"]
+    training = pd.DataFrame(results["training_runs"]).set_index(["model", "mode"])
+    teacher_acc = 100 * training.loc[(settings["teacher"], "teacher"), "accuracy_mean"]
+    first = settings["students"][0]
+    kd_acc = 100 * training.loc[(first, "kd"), "accuracy_mean"]
+    copy = _row(table, base_model=first, mode="kd", variant="fp32")
+    teacher_size = table[table["role"] == "teacher"]["size_mb"].iloc[0]
+    lines = [f"* The teacher, {settings['teacher']}, scores {teacher_acc:.2f}% on the test split.",
+             f"* The distilled {first} averages {kd_acc:.2f}% over {len(results['run']['seeds'])} seeds, "
+             f"{teacher_acc - kd_acc:.2f} points below the teacher, and runs {copy['speedup_vs_teacher']:.2f}x "
+             f"faster at batch size 1 in fp32 at {copy['size_mb'] / teacher_size:.2f} of its size."]
+    if best is None:
+        students = table[table["role"] == "student"]
+        closest = students.loc[students["accuracy"].idxmax()]
+        lines.append(f"* No student variant averages within {within_points:g} point of the teacher. The closest is "
+                     f"**{closest['model']} [{closest['variant']}]**: {100 * closest['accuracy']:.2f}%, "
+                     f"{teacher_acc - 100 * closest['accuracy']:.2f} points below, "
+                     f"{closest['speedup_vs_teacher']:.1f}x faster than the fp32 teacher.")
+    else:
+        lines.append(f"* The best compressed variant, the fastest student whose mean accuracy is within "
+                     f"{within_points:g} point of the teacher's, is **{best['model']} [{best['variant']}]**: "
+                     f"{100 * best['accuracy']:.2f}%, {best['speedup_vs_teacher']:.1f}x faster than the fp32 "
+                     f"teacher, {best['disk_mb']:.0f} MB on disk.")
+    return lines
+
+
+def goals_sentence(goals: list[dict], profile: str) -> str:
+    """Chapter 6: how many of the profile's targets the run met, or that it set none."""
+    if not goals:
+        return (f"The {profile} profile sets itself no targets; the cpu profile's recorded run is checked "
+                "against the project's.")
+    return (f"The project set itself {len(goals)} targets for this profile before the run; "
+            f"{sum(bool(g['met']) for g in goals)} of them were met:")

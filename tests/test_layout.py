@@ -1,0 +1,88 @@
+"""One artifact layout and modules by concern: what the book's structure promises, checked."""
+import ast
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from distill_utils.artifacts import Artifacts, is_checkpoint, read_run
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGE = REPO / "distill_utils"
+# Path pieces only `artifacts.py` may spell: file names of the layout and folder names joined with `/`.
+LAYOUT_LITERAL = re.compile(
+    r"""(splits|run|benchmark|results|sweep)\.json|model\.safetensors|-seed\{|["']\.trainer["']|"""
+    r"""/\s*["'](data|teacher|teacher_logits|teacher_hidden|students|onnx|sweeps|provenance)["']""")
+
+
+def python_sources() -> dict[str, str]:
+    """Every place code touches artifacts: the library, the tools and the notebooks' code cells."""
+    sources = {str(p.relative_to(REPO)): p.read_text() for p in sorted(PACKAGE.glob("*.py"))
+               if p.name != "artifacts.py"}
+    sources.update({str(p.relative_to(REPO)): p.read_text() for p in sorted((REPO / "tools").glob("*.py"))})
+    for path in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        sources[str(path.relative_to(REPO))] = "\n".join(
+            "".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    return sources
+
+
+def test_no_artifact_path_is_spelled_outside_artifacts_py():
+    offenders = {name: sorted({m.group(0) for m in LAYOUT_LITERAL.finditer(text)})
+                 for name, text in python_sources().items() if LAYOUT_LITERAL.search(text)}
+    assert not offenders, f"artifact paths spelled outside distill_utils/artifacts.py: {offenders}"
+
+
+def test_the_literal_check_would_catch_a_path():
+    for text in ('art / "data" / "splits.json"', 'root / "teacher"', 'f"{mode}-seed{seed}"',
+                 'directory / "run.json"', 'Path(out_dir).parent / ".trainer"'):
+        assert LAYOUT_LITERAL.search(text), text
+
+
+def test_modules_stay_small():
+    sizes = {p.name: len(p.read_text().splitlines()) for p in PACKAGE.glob("*.py")}
+    assert max(sizes.values()) <= 350, {name: n for name, n in sizes.items() if n > 350}
+
+
+def test_chapters_are_their_own_source():
+    """No script writes chapters: the notebooks in notebooks/ are edited as notebooks."""
+    for path in (REPO / "tools").glob("*.py"):
+        assert "nbformat.v4.new_" not in path.read_text() and "new_code_cell" not in path.read_text(), path.name
+
+
+def test_imports_sit_at_the_top_of_the_library():
+    """Intra-package imports are at module top; inside a function only for a heavy optional engine."""
+    inside = []
+    for path in PACKAGE.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for inner in ast.walk(node):
+                    if isinstance(inner, ast.ImportFrom) and inner.level > 0:
+                        inside.append(f"{path.name}:{inner.lineno} from .{inner.module}")
+    assert not inside, inside
+
+
+def test_layout_paths_and_checkpoint_contract(tmp_path):
+    art = Artifacts(tmp_path)
+    assert art.student("mpnet-6layer", "kd", 42).relative_to(tmp_path).parts == ("students", "mpnet-6layer", "kd-seed42")
+    assert art.splits.parent.parent == art.teacher.parent == tmp_path
+    assert art.teacher_hidden("x").parent != art.teacher_logits
+    directory = art.student("s", "plain", 1)
+    directory.mkdir(parents=True)
+    (directory / "run.json").write_text('{"seed": 1}')
+    assert not is_checkpoint(directory)  # no weights: not a checkpoint
+    (directory / "model.safetensors").write_bytes(b"weights")
+    assert is_checkpoint(directory) and read_run(directory) == {"seed": 1}
+    assert art.require_student("s", "plain", 1) == directory
+    export = art.onnx_export(directory)
+    (directory / "model.safetensors").write_bytes(b"other weights")
+    assert art.onnx_export(directory) != export  # retrained weights never reuse an old export
+
+
+def test_missing_artifacts_name_the_notebook(tmp_path):
+    art = Artifacts(tmp_path)
+    for call, notebook in ((art.require_splits, "01_dataset"), (art.require_teacher, "02_teacher"),
+                           (art.require_benchmark, "05_benchmark")):
+        with pytest.raises(FileNotFoundError, match=f"run notebooks/{notebook}"):
+            call()

@@ -1,0 +1,104 @@
+"""The sentences and tables the book shows: wording rules, the reference's intervals, human headers."""
+import pandas as pd
+import pytest
+
+from distill_utils import narrative, plots
+from distill_utils.reference import REFERENCE, reference_intervals
+from distill_utils.variants import parse_variants
+
+
+def summary_and_tests():
+    summary = pd.DataFrame([
+        {"model": "s", "mode": "kd", "accuracy_mean": 0.95, "accuracy_ci_low": 0.94, "accuracy_ci_high": 0.96},
+        {"model": "s", "mode": "plain", "accuracy_mean": 0.94, "accuracy_ci_low": None, "accuracy_ci_high": None},
+        {"model": "s", "mode": "transfer", "accuracy_mean": 0.93, "accuracy_ci_low": None, "accuracy_ci_high": None},
+    ])
+    tests = pd.DataFrame([
+        {"model": "s", "a": "kd", "b": "plain", "difference_points": 1.0, "bootstrap_p": 0.2},
+        {"model": "s", "a": "kd", "b": "teacher", "difference_points": -2.0, "bootstrap_p": 0.001},
+        {"model": "s", "a": "transfer", "b": "kd", "difference_points": -2.0, "bootstrap_p": 0.03},
+        {"model": "s", "a": "transfer", "b": "teacher", "difference_points": -4.0, "bootstrap_p": 0.0001},
+    ])
+    return summary, tests
+
+
+def test_verdict_names_direction_only_when_significant():
+    assert narrative.verdict(1.2, 0.01).startswith("significantly better")
+    assert narrative.verdict(-1.2, 0.01).startswith("significantly worse")
+    assert narrative.verdict(-1.2, 0.2).startswith("not distinguishable on this test set")
+
+
+def test_student_findings_state_every_comparison():
+    summary, tests = summary_and_tests()
+    lines = narrative.student_findings(summary, tests, ["s"], transfer_student="s")
+    assert len(lines) == 2
+    assert "distilled 95.00% (95% interval over seeds 94.00 to 96.00), plain 94.00%" in lines[0]
+    assert "against plain: +1.00 points, not distinguishable" in lines[0]
+    assert "against the teacher: -2.00 points, significantly worse" in lines[0]
+    assert "on the transfer set**: 93.00%" in lines[1] and "-2.00 points, significantly worse" in lines[1]
+    with pytest.raises(KeyError, match="hidden"):
+        narrative.student_findings(summary, tests, ["s"], hidden_student="s")  # no hidden run recorded
+
+
+def benchmark_table():
+    rows = [("t", "teacher", "fp32", 10.0, 0.97, None), ("t", "teacher", "onnx-int8", 3.0, 0.60, None),
+            ("s (kd)", "student", "fp32", 5.0, 0.965, None), ("s (kd)", "student", "onnx-int8", 1.0, 0.95, None),
+            ("s (kd)", "student", "bf16", None, None, "no bf16 instructions")]
+    table = pd.DataFrame(rows, columns=["model", "role", "variant", "latency_ms_median", "accuracy", "skipped"])
+    table["speedup_vs_teacher"] = 10.0 / table["latency_ms_median"]
+    table["accuracy_gap_vs_teacher"] = 0.97 - table["accuracy"]
+    fp32 = table[table["variant"] == "fp32"].set_index("model")["accuracy"]
+    table["accuracy_change_vs_fp32"] = table["accuracy"] - table["model"].map(fp32)
+    return table
+
+
+def test_benchmark_findings():
+    lines = narrative.benchmark_findings(benchmark_table(), seed=42)
+    assert lines[0].startswith("* The fastest student variant, **s (kd) [onnx-int8]**, runs 10.0x faster")
+    assert "2.00 points less accurate than the teacher" in lines[0]
+    assert "within 1 point of the teacher's accuracy is **s (kd) [fp32]**: 2.0x faster, 0.50 points less" in lines[1]
+    assert any("t [onnx-int8] answers differently from its fp32 form: -37.00 points" in line for line in lines)
+    assert lines[-1] == "* s (kd) [bf16] was skipped: no bf16 instructions."
+    assert narrative.gap_text(0.0) == "exactly as accurate as the teacher"
+    assert narrative.gap_text(-0.01) == "1.00 points more accurate than the teacher"
+
+
+def test_significance_sentences_and_goals():
+    rows = [{"model": "s", "a": "kd", "b": "plain", "difference_points": 0.0, "ci_low_points": -1.0,
+             "ci_high_points": 1.0, "bootstrap_p": 1.0},
+            {"model": "s", "a": "kd", "b": "teacher", "difference_points": -1.57, "ci_low_points": -3.15,
+             "ci_high_points": -0.10, "bootstrap_p": 0.029}]
+    first, second = narrative.significance_sentences(rows)
+    assert "is level with its plain control" in first and first.endswith("not significant.")
+    assert "is 1.57 points behind the teacher (95% CI -3.15 to -0.10, p = 0.029): significant." in second
+    assert narrative.goals_sentence([], "smoke").startswith("The smoke profile sets itself no targets")
+    assert "2 targets" in narrative.goals_sentence([{"met": True}, {"met": False}], "cpu")
+    assert "1 of them were met" in narrative.goals_sentence([{"met": True}, {"met": False}], "cpu")
+
+
+def test_reference_intervals_are_computed_once_from_the_reference():
+    ref = reference_intervals()
+    assert ref["n"] == 340 and ref["gap_sentences"] == 3
+    low, high = ref["teacher_ci"]
+    assert low < REFERENCE["teacher"]["accuracy"] < high and high - low == pytest.approx(0.049, abs=0.003)
+    assert ref["best_case_mcnemar_p"] == pytest.approx(0.25)  # 3 discordant pairs, all one way
+    assert ref["speedup"] == pytest.approx(7.66 / 3.98)
+
+
+def test_style_table_shows_human_headers_and_units():
+    table = pd.DataFrame({"model": ["s"], "accuracy": [0.9543], "latency_ms_median": [12.345],
+                          "speedup_vs_teacher": [1.9], "parameters": [66_955_779], "pareto": [True]})
+    html = plots.style_table(table, list(table.columns)).to_html()
+    for text in ("latency, median (ms)", "95.43%", "12.35", "1.90x", "parameters (millions)", "67.0", "yes"):
+        assert text in html, text
+    assert "latency_ms_median" not in html
+    with pytest.raises(KeyError, match="not in the table"):
+        plots.style_table(table, ["no_such_column"])
+
+
+def test_variants_parameter_is_checked_before_any_work():
+    assert parse_variants("fp32, onnx-int8") == ("fp32", "onnx-int8")
+    with pytest.raises(ValueError, match="variants: unknown 'fp8'"):
+        parse_variants("fp32,fp8")
+    with pytest.raises(ValueError, match="must include fp32"):
+        parse_variants("onnx-int8")
