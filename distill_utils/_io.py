@@ -57,6 +57,11 @@ def write_json(path: str | Path, payload: Any) -> Path:
     return path
 
 
+def as_json(value: Any) -> Any:
+    """``value`` as it will read back from a JSON file (tuples become lists, numpy scalars numbers)."""
+    return json.loads(json.dumps(value, default=_json_default))
+
+
 def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text())
 

@@ -14,6 +14,7 @@ Layout under ``<repo>/artifacts/<profile>/`` (or the ``artifacts_dir`` parameter
     benchmark.json                       one record per model variant                   (05)
     results.json                         the whole run's summary                        (06)
     provenance/<notebook>.json           what each executed notebook was run with       (every one)
+    runs/<key sha>.json                  records of unsaved runs, keyed by all that determines them (04)
 
 A checkpoint folder counts as present only when it holds both its weights and its run record;
 folders are written atomically, so a half-written one never appears under its final name.
@@ -147,6 +148,10 @@ class Artifacts:
     @property
     def scratch(self) -> Path:
         return self.root / SCRATCH
+
+    def run_record(self, key_sha: str) -> Path:
+        """The record of a finished run that saved no checkpoint (`runs`), by its key."""
+        return self.root / "runs" / f"{key_sha}.json"
 
     def provenance(self, notebook: str) -> Path:
         return self.root / "provenance" / f"{notebook}.json"

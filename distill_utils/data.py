@@ -269,26 +269,6 @@ def load_splits(cfg, data_dir: str | Path | None = None) -> dict[str, pd.DataFra
     return splits
 
 
-def transfer_set(splits: dict[str, pd.DataFrame], agreement: str = "50",
-                 data_dir: str | Path | None = None, limit: int | None = None,
-                 seed: int = 0) -> pd.DataFrame:
-    """Every sentence of an agreement file that is in neither the validation nor the test split.
-
-    Hinton et al.'s transfer set: the student learns the teacher's soft labels on more sentences
-    than were labelled for training. The agreement files are nested (the 50% file repeats every
-    sentence of the stricter ones), so held-out sentences are removed by exact text. The labels
-    kept are the annotators' majority labels; distillation on the transfer set may ignore them.
-    """
-    df = load_phrasebank(agreement, data_dir=data_dir)
-    held_out = set(splits["validation"]["sentence"]) | set(splits["test"]["sentence"])
-    keep = df[~df["sentence"].isin(held_out)].sort_values("sentence", kind="stable").reset_index(drop=True)
-    keep = subsample(keep, limit, seed=seed)
-    keep.attrs = {"agreement": agreement, "sentences_in_file": len(df),
-                  "held_out_removed": int(len(df) - len(df[~df["sentence"].isin(held_out)])),
-                  "from_train_split": int(keep["sentence"].isin(set(splits["train"]["sentence"])).sum())}
-    return keep
-
-
 def save_splits(splits: dict[str, pd.DataFrame], path: str | Path) -> Path:
     """Write the splits (sentences and labels) so later notebooks use exactly the same rows."""
     return write_json(path, {name: part[["sentence", "label"]].to_dict(orient="list")

@@ -37,10 +37,13 @@ def check_distillation_params(alpha: float, temperature: float) -> None:
 
 
 def soft_target_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
-                     temperature: float) -> torch.Tensor:
-    """KL(softmax(teacher/T) || softmax(student/T)), batch mean, without the T^2 factor."""
+                     temperature: float, reduction: str = "batchmean") -> torch.Tensor:
+    """KL(softmax(teacher/T) || softmax(student/T)) without the T^2 factor: the batch mean, or
+    with ``reduction="none"`` one value per sentence."""
     log_p_student = F.log_softmax(student_logits.float() / temperature, dim=-1)
     log_p_teacher = F.log_softmax(teacher_logits.float() / temperature, dim=-1)
+    if reduction == "none":
+        return F.kl_div(log_p_student, log_p_teacher, reduction="none", log_target=True).sum(-1)
     return F.kl_div(log_p_student, log_p_teacher, reduction="batchmean", log_target=True)
 
 
@@ -48,14 +51,23 @@ def distillation_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor
                       labels: torch.Tensor, alpha: float, temperature: float) -> torch.Tensor:
     """alpha * CE(student, labels) + (1 - alpha) * T^2 * KL(teacher_T || student_T), batch mean.
 
+    ``alpha`` may also be a tensor with one weight per sentence: chapter 4's pool runs mix
+    labelled sentences (alpha 1) and teacher-labelled ones (alpha 0) in one batch.
     Raises ValueError for alpha outside [0, 1], T <= 0 or mismatched shapes.
     """
-    check_distillation_params(alpha, temperature)
     if student_logits.shape != teacher_logits.shape:
         raise ValueError(
             f"student logits {tuple(student_logits.shape)} and teacher logits "
             f"{tuple(teacher_logits.shape)} must have the same shape"
         )
+    if torch.is_tensor(alpha):  # one weight per sentence
+        check_temperature(temperature)
+        if alpha.shape != labels.shape or bool(((alpha < 0) | (alpha > 1)).any()):
+            raise ValueError(f"per-sentence alpha must have shape {tuple(labels.shape)} and lie in [0, 1]")
+        hard = F.cross_entropy(student_logits.float(), labels, reduction="none")
+        soft = soft_target_loss(student_logits, teacher_logits, temperature, reduction="none")
+        return (alpha * hard + (1.0 - alpha) * temperature**2 * soft).mean()
+    check_distillation_params(alpha, temperature)
     hard = F.cross_entropy(student_logits.float(), labels)
     if alpha == 1.0:
         return hard

@@ -161,14 +161,32 @@ def summarise_runs(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def comparison_pairs(students, *, transfer_student: str | None = None,
-                     hidden_student: str | None = None) -> list[tuple[str, str, str]]:
+def holm_adjust(p_values) -> list[float]:
+    """Holm's step-down adjustment for a family of tests: the adjusted p-values, in input order.
+
+    Sort the m p-values ascending; the k-th smallest (k from 0) is multiplied by m - k, and each
+    adjusted value is kept at least as large as the one before (then capped at 1). Rejecting where
+    the adjusted p < 0.05 controls the chance of any false positive in the family at 5%.
+    """
+    p = np.asarray(p_values, dtype=float)
+    order = np.argsort(p, kind="stable")
+    scaled = p[order] * (len(p) - np.arange(len(p)))
+    adjusted = np.minimum(np.maximum.accumulate(scaled), 1.0)
+    out = np.empty_like(adjusted)
+    out[order] = adjusted
+    return out.tolist()
+
+
+def with_holm(tests: pd.DataFrame) -> pd.DataFrame:
+    """The comparisons as one family: a Holm-adjusted bootstrap p-value beside each raw one."""
+    return tests.assign(holm_p=holm_adjust(tests["bootstrap_p"]) if len(tests) else [])
+
+
+def comparison_pairs(students, *, hidden_student: str | None = None) -> list[tuple[str, str, str]]:
     """The paired comparisons the book reports, as (model, mode a, mode b): every student distilled
-    against its plain control, both against the teacher, and the optional extra runs."""
+    against its plain control, both against the teacher, and the optional hidden-state run."""
     pairs = [(name, "kd", "plain") for name in students]
     pairs += [(name, mode, "teacher") for name in students for mode in ("kd", "plain")]
-    if transfer_student is not None:
-        pairs += [(transfer_student, "transfer", b) for b in ("kd", "plain", "teacher")]
     if hidden_student is not None:
         pairs.append((hidden_student, "hidden", "kd"))
     return pairs
@@ -223,3 +241,32 @@ def disagreements(sentences, labels, teacher_logits, student_logits) -> pd.DataF
                           np.where(s_pred[mask] == labels[mask], "student", "neither")),
     })
     return table.sort_values("right", kind="stable").reset_index(drop=True)
+
+
+def budget_summary(records: list[dict]) -> pd.DataFrame:
+    """The budget curve: per mode and labelled fraction, test accuracy over seeds (mean, 95%
+    t-interval over seeds) and the number of labelled sentences."""
+    rows = []
+    frame = pd.DataFrame([{"mode": r["budget_mode"], "fraction": r["budget_fraction"],
+                           "labelled": r["labelled_sentences"], "accuracy": r["test"]["accuracy"]}
+                          for r in records])
+    for (mode, fraction), group in frame.groupby(["mode", "fraction"], sort=False):
+        stats_ = seed_summary(group["accuracy"])
+        rows.append({"mode": mode, "fraction": fraction, "labelled": int(group["labelled"].iloc[0]),
+                     "seeds": stats_["n_seeds"], "accuracy_mean": stats_["mean"],
+                     "accuracy_ci_low": stats_["ci_low"], "accuracy_ci_high": stats_["ci_high"]})
+    return pd.DataFrame(rows)
+
+
+def softness(logits: dict[str, np.ndarray], temperatures=(1.0, 2.0, 4.0, 8.0)) -> pd.DataFrame:
+    """How much a teacher's outputs carry beyond the argmax, per set of sentences and temperature:
+    mean entropy (nats; log 3 = 1.10 is uniform over three classes) and mean top probability."""
+    rows = []
+    for name, values in logits.items():
+        values = np.asarray(values, dtype=float)
+        for temperature in temperatures:
+            p = softmax(values / temperature, axis=-1)
+            entropy = -(p * np.log(np.clip(p, 1e-12, 1.0))).sum(-1)
+            rows.append({"sentences": name, "temperature": float(temperature),
+                         "entropy_mean": float(entropy.mean()), "top_probability_mean": float(p.max(-1).mean())})
+    return pd.DataFrame(rows)

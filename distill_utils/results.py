@@ -20,14 +20,14 @@ from ._io import read_json
 from .artifacts import Artifacts, read_run
 from .benchmark import cpu_name
 from .data import read_splits
-from .metrics import compare_variants, comparison_pairs, runs_frame, seed_summary, summarise_runs
+from .metrics import compare_variants, comparison_pairs, runs_frame, seed_summary, summarise_runs, with_holm
 from .notebook import library_hash, run_metadata
 from .reference import FINBERT, REFERENCE
 
 SCHEMA_VERSION = 1
 REQUIRED_KEYS = ("schema", "run", "settings", "models", "training_runs", "comparisons", "goals", "reference")
 FIRST_STUDENT_MODES = ("kd", "plain")  # trained for every student and seed
-EXTRA_MODES = ("transfer", "hidden")  # optional variants of chapter 4, on one student each
+EXTRA_MODES = ("hidden",)  # optional variant of chapter 4, on one student
 
 
 def _stats(values) -> dict:
@@ -88,7 +88,7 @@ def build_results(cfg, art: Artifacts) -> dict:
     students = _student_records(cfg, art)
     runs = runs_frame([teacher] + students, labels)
     training = summarise_runs(runs)
-    comparisons = compare_variants(students, teacher, labels, comparison_pairs(cfg.students))
+    comparisons = with_holm(compare_variants(students, teacher, labels, comparison_pairs(cfg.students)))
     variants = variant_summary(bench["records"], bench.get("seed_accuracy", []))
     kd = next(r for r in students if r["mode"] == "kd")
     metadata = run_metadata(cfg)

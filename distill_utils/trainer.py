@@ -68,11 +68,13 @@ class DistillationCollator:
     """
 
     def __init__(self, tokenizer, teacher_logits: np.ndarray | None = None,
-                 teacher_hidden: np.ndarray | None = None, teacher_tokenizer=None):
+                 teacher_hidden: np.ndarray | None = None, teacher_tokenizer=None,
+                 row_alpha: np.ndarray | None = None):
         self.pad = DataCollatorWithPadding(tokenizer)
         self.teacher_pad = DataCollatorWithPadding(teacher_tokenizer) if teacher_tokenizer else None
         self.teacher_logits = None if teacher_logits is None else np.asarray(teacher_logits, np.float32)
         self.teacher_hidden = None if teacher_hidden is None else np.asarray(teacher_hidden, np.float32)
+        self.row_alpha = None if row_alpha is None else np.asarray(row_alpha, np.float32)
 
     def __call__(self, features: list[dict]) -> dict:
         features = [dict(f) for f in features]
@@ -86,6 +88,8 @@ class DistillationCollator:
             batch["teacher_logits"] = torch.from_numpy(self.teacher_logits[rows])
         if rows is not None and self.teacher_hidden is not None:
             batch["teacher_hidden"] = torch.from_numpy(self.teacher_hidden[rows])
+        if rows is not None and self.row_alpha is not None:
+            batch["row_alpha"] = torch.from_numpy(self.row_alpha[rows])
         if teacher_features is not None and self.teacher_pad is not None:
             padded = self.teacher_pad(teacher_features)
             batch["teacher_input_ids"] = padded["input_ids"]
@@ -134,6 +138,7 @@ class DistillationTrainer(Trainer):
         labels = inputs.pop("labels")
         teacher_logits = inputs.pop("teacher_logits", None)
         teacher_hidden = inputs.pop("teacher_hidden", None)
+        alpha = inputs.pop("row_alpha", self.alpha)  # one weight per sentence, or the run's alpha
         teacher_inputs = {key[len("teacher_"):]: inputs.pop(key)
                           for key in ("teacher_input_ids", "teacher_attention_mask") if key in inputs}
         if self.teacher is not None and teacher_inputs:  # the costly way: run the teacher now
@@ -141,7 +146,7 @@ class DistillationTrainer(Trainer):
                 teacher_logits = self.teacher(**teacher_inputs).logits.float()
         outputs = model(**inputs)
         if teacher_logits is not None:  # alpha * CE + (1 - alpha) * T^2 * KL, chapter 3
-            loss = distillation_loss(outputs.logits, teacher_logits, labels, self.alpha, self.temperature)
+            loss = distillation_loss(outputs.logits, teacher_logits, labels, alpha, self.temperature)
         elif model.training and self.alpha < 1.0:
             raise ValueError("alpha < 1 needs teacher logits in the training data")
         else:
@@ -204,7 +209,7 @@ def train_classifier(model, tokenizer, train_df: pd.DataFrame, eval_df: pd.DataF
                      alpha: float = 1.0, temperature: float = 1.0,
                      teacher_logits: np.ndarray | None = None,
                      teacher_hidden: np.ndarray | None = None, hidden_weight: float = 0.0,
-                     teacher=None, teacher_tokenizer=None,
+                     teacher=None, teacher_tokenizer=None, row_alpha: np.ndarray | None = None,
                      max_steps: int | None = None) -> TrainResult:
     """Fine-tune ``model`` on ``train_df``, evaluating on ``eval_df`` after every epoch.
 
@@ -240,7 +245,8 @@ def train_classifier(model, tokenizer, train_df: pd.DataFrame, eval_df: pd.DataF
         dataloader_num_workers=0,
         disable_tqdm=True,  # no progress bars in the book
     )
-    for name, array in (("teacher logit", teacher_logits), ("teacher hidden-state", teacher_hidden)):
+    for name, array in (("teacher logit", teacher_logits), ("teacher hidden-state", teacher_hidden),
+                        ("per-sentence alpha", row_alpha)):
         if array is not None and len(array) != len(train_df):
             raise ValueError(f"{len(array)} {name} rows for {len(train_df)} training sentences")
     if teacher_hidden is not None and hidden_weight > 0:
@@ -252,7 +258,8 @@ def train_classifier(model, tokenizer, train_df: pd.DataFrame, eval_df: pd.DataF
         train_dataset=tokenize_frame(train_df, tokenizer, max_length, with_rows=True,
                                      teacher_tokenizer=teacher_tokenizer if teacher is not None else None),
         eval_dataset=None if eval_df is None else tokenize_frame(eval_df, tokenizer, max_length),
-        data_collator=DistillationCollator(tokenizer, teacher_logits, teacher_hidden, teacher_tokenizer),
+        data_collator=DistillationCollator(tokenizer, teacher_logits, teacher_hidden, teacher_tokenizer,
+                                           row_alpha),
         compute_metrics=_compute_metrics,
         callbacks=[timer],
         alpha=alpha,

@@ -13,7 +13,7 @@ PACKAGE = REPO / "distill_utils"
 # Path pieces only `artifacts.py` may spell: file names of the layout and folder names joined with `/`.
 LAYOUT_LITERAL = re.compile(
     r"""(splits|run|benchmark|results|sweep)\.json|model\.safetensors|-seed\{|["']\.trainer["']|"""
-    r"""/\s*["'](data|teacher|teacher_logits|teacher_hidden|students|onnx|sweeps|provenance)["']""")
+    r"""/\s*["'](data|teacher|teacher_logits|teacher_hidden|students|onnx|sweeps|provenance|runs)["']""")
 
 
 def python_sources() -> dict[str, str]:
@@ -65,7 +65,7 @@ def test_imports_sit_at_the_top_of_the_library():
 
 def test_layout_paths_and_checkpoint_contract(tmp_path):
     art = Artifacts(tmp_path)
-    assert art.student("mpnet-6layer", "kd", 42).relative_to(tmp_path).parts == ("students", "mpnet-6layer", "kd-seed42")
+    assert art.student("distil-mpnet-6layer", "kd", 42).relative_to(tmp_path).parts == ("students", "distil-mpnet-6layer", "kd-seed42")
     assert art.splits.parent.parent == art.teacher.parent == tmp_path
     assert art.teacher_hidden("x").parent != art.teacher_logits
     directory = art.student("s", "plain", 1)

@@ -71,3 +71,17 @@ def test_bad_parameters_raise(alpha, temperature, message):
 def test_shape_mismatch_raises():
     with pytest.raises(ValueError, match="same shape"):
         distillation_loss(STUDENT, TEACHER[:, :2], LABELS, 0.5, 2.0)
+
+
+def test_per_sentence_alpha_mixes_hard_and_soft_targets():
+    """alpha 1 on one sentence and 0 on the other: the mean of that sentence's cross-entropy and
+    the other's T^2-scaled KL; a constant tensor equals the scalar loss."""
+    alpha = torch.tensor([1.0, 0.0])
+    mixed = distillation_loss(STUDENT, TEACHER, LABELS, alpha, 2.0)
+    hard = torch.nn.functional.cross_entropy(STUDENT, LABELS, reduction="none")
+    soft = soft_target_loss(STUDENT, TEACHER, 2.0, reduction="none")
+    assert mixed.item() == pytest.approx(((hard[0] + 4 * soft[1]) / 2).item(), rel=1e-6)
+    same = distillation_loss(STUDENT, TEACHER, LABELS, torch.full((len(LABELS),), 0.3), 2.0)
+    assert same.item() == pytest.approx(distillation_loss(STUDENT, TEACHER, LABELS, 0.3, 2.0).item(), rel=1e-6)
+    with pytest.raises(ValueError, match="per-sentence alpha"):
+        distillation_loss(STUDENT, TEACHER, LABELS, torch.full((len(LABELS),), 1.5), 2.0)

@@ -58,3 +58,11 @@ def test_compare_variants_and_disagreements():
         metrics.compare_variants(records, teacher, labels, [("s", "kd", "hidden")])
     table = metrics.disagreements(["a", "b", "c", "d"], labels, teacher["test_logits"], records[0]["test_logits"])
     assert list(table["sentence"]) == ["d"] and table.loc[0, "right"] == "teacher"
+
+
+def test_holm_adjustment_matches_the_textbook_example():
+    # Holm (1979) style: p = 0.01, 0.04, 0.03, 0.005 -> sorted 0.005*4, 0.01*3, 0.03*2, 0.04*1
+    adjusted = metrics.holm_adjust([0.01, 0.04, 0.03, 0.005])
+    assert adjusted == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert metrics.holm_adjust([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1
+    assert metrics.holm_adjust([]) == []

@@ -8,7 +8,7 @@ from distill_utils.profiles import PROFILES, get_profile, resolve_config
 
 
 def test_unknown_model_lists_valid_names():
-    with pytest.raises(ValueError, match=r"unknown model 'bert-large'.*all-mpnet-base-v2.*mpnet-6layer"):
+    with pytest.raises(ValueError, match=r"unknown model 'bert-large'.*all-mpnet-base-v2.*distil-mpnet-6layer"):
         models.load_pretrained("bert-large")
 
 
@@ -77,7 +77,7 @@ def test_copy_layers_keeps_chosen_layers():
 
 def test_layer_copy_without_teacher_says_which_notebook(tmp_path):
     with pytest.raises(FileNotFoundError, match="02_teacher_finetuning"):
-        models.load_pretrained("mpnet-6layer", teacher_checkpoint=tmp_path)
+        models.load_pretrained("pruned-teacher-6layer", teacher_checkpoint=tmp_path)
 
 
 def test_wheel_models_have_the_documented_sizes():
@@ -130,23 +130,10 @@ def test_seeds_and_study_settings_resolve():
     assert resolve_config("cpu", seed=5).seeds == (5,)
     assert resolve_config("cpu").seeds == (42, 1, 2)
     smoke = resolve_config("smoke", students="tiny-bert-random")
-    assert smoke.sweep_student == smoke.transfer_student == smoke.hidden_student == "tiny-bert-random"
+    assert smoke.sweep_student == smoke.budget_student == smoke.hidden_student == "tiny-bert-random"
     with pytest.raises(ValueError, match="sweep_student='tiny-bert-copy' is not one of the students"):
         resolve_config("smoke", students="tiny-bert-random", sweep_student="tiny-bert-copy")
     with pytest.raises(ValueError, match="seeds must be distinct"):
         resolve_config("cpu", seeds="1,1")
     with pytest.raises(ValueError, match="sweep_alphas must lie in"):
         resolve_config("cpu", sweep_alphas="0.5,2")
-
-
-def test_transfer_set_excludes_every_held_out_sentence(phrasebank_dir):
-    from distill_utils.data import load_splits, transfer_set
-    from distill_utils.profiles import resolve_config
-
-    splits = load_splits(resolve_config("cpu"), data_dir=phrasebank_dir)
-    transfer = transfer_set(splits, "50", data_dir=phrasebank_dir)
-    held_out = set(splits["validation"]["sentence"]) | set(splits["test"]["sentence"])
-    assert not held_out & set(transfer["sentence"])
-    assert transfer.attrs["held_out_removed"] == len(held_out)  # the nested file repeats them all
-    assert transfer.attrs["from_train_split"] == len(splits["train"])
-    assert len(transfer) == transfer.attrs["sentences_in_file"] - len(held_out)

@@ -11,13 +11,12 @@ def summary_and_tests():
     summary = pd.DataFrame([
         {"model": "s", "mode": "kd", "accuracy_mean": 0.95, "accuracy_ci_low": 0.94, "accuracy_ci_high": 0.96},
         {"model": "s", "mode": "plain", "accuracy_mean": 0.94, "accuracy_ci_low": None, "accuracy_ci_high": None},
-        {"model": "s", "mode": "transfer", "accuracy_mean": 0.93, "accuracy_ci_low": None, "accuracy_ci_high": None},
+        {"model": "s", "mode": "hidden", "accuracy_mean": 0.93, "accuracy_ci_low": None, "accuracy_ci_high": None},
     ])
     tests = pd.DataFrame([
         {"model": "s", "a": "kd", "b": "plain", "difference_points": 1.0, "bootstrap_p": 0.2},
         {"model": "s", "a": "kd", "b": "teacher", "difference_points": -2.0, "bootstrap_p": 0.001},
-        {"model": "s", "a": "transfer", "b": "kd", "difference_points": -2.0, "bootstrap_p": 0.03},
-        {"model": "s", "a": "transfer", "b": "teacher", "difference_points": -4.0, "bootstrap_p": 0.0001},
+        {"model": "s", "a": "hidden", "b": "kd", "difference_points": -2.0, "bootstrap_p": 0.03},
     ])
     return summary, tests
 
@@ -30,14 +29,32 @@ def test_verdict_names_direction_only_when_significant():
 
 def test_student_findings_state_every_comparison():
     summary, tests = summary_and_tests()
-    lines = narrative.student_findings(summary, tests, ["s"], transfer_student="s")
+    lines = narrative.student_findings(summary, tests, ["s"], hidden_student="s")
     assert len(lines) == 2
     assert "distilled 95.00% (95% interval over seeds 94.00 to 96.00), plain 94.00%" in lines[0]
     assert "against plain: +1.00 points, not distinguishable" in lines[0]
     assert "against the teacher: -2.00 points, significantly worse" in lines[0]
-    assert "on the transfer set**: 93.00%" in lines[1] and "-2.00 points, significantly worse" in lines[1]
+    assert "with hidden states**: 93.00%" in lines[1] and "-2.00 points, significantly worse" in lines[1]
+    # with a Holm column, verdicts rest on the adjusted p-value
+    held = narrative.student_findings(summary, tests.assign(holm_p=[0.6, 0.003, 0.09]), ["s"], hidden_student="s")
+    assert "-2.00 points, not distinguishable on this test set (p = 0.09" in held[1]
     with pytest.raises(KeyError, match="hidden"):
-        narrative.student_findings(summary, tests, ["s"], hidden_student="s")  # no hidden run recorded
+        narrative.student_findings(summary.iloc[:2], tests.iloc[:2], ["s"], hidden_student="s")
+
+
+def test_budget_findings_name_every_fraction_and_question():
+    rows = []
+    for fraction in (0.03, 1.0):
+        for a, b in (("distilled", "hard"), ("soft pool", "hard"), ("soft pool", "hard pool")):
+            rows.append({"model": "m", "a": f"{a} @ {100 * fraction:g}%", "b": f"{b} @ {100 * fraction:g}%",
+                         "difference_points": 10.0 if a == "soft pool" and b == "hard" else 0.5,
+                         "bootstrap_p": 0.001 if a == "soft pool" and b == "hard" else 0.4})
+    summary = pd.DataFrame({"fraction": [0.03, 1.0], "labelled": [51, 1694]})
+    lines = narrative.budget_findings(pd.DataFrame(rows), summary, "m")
+    assert lines[0].startswith("* **3% of the labels (51 sentences)**")
+    assert "hard labels alone +10.00 points, significantly better" in lines[0]
+    assert "soft against argmax labels on the same pool +0.50 points, not distinguishable" in lines[0]
+    assert lines[1].startswith("* **100% of the labels (1694 sentences)**")
 
 
 def benchmark_table():
@@ -70,7 +87,7 @@ def test_significance_sentences_and_goals():
              "ci_high_points": -0.10, "bootstrap_p": 0.029}]
     first, second = narrative.significance_sentences(rows)
     assert "is level with its plain control" in first and first.endswith("not significant.")
-    assert "is 1.57 points behind the teacher (95% CI -3.15 to -0.10, p = 0.029): significant." in second
+    assert "is 1.57 points behind the teacher (95% CI over sentences -3.15 to -0.10, p = 0.029): significant." in second
     assert narrative.goals_sentence([], "smoke").startswith("The smoke profile sets itself no targets")
     assert "2 targets" in narrative.goals_sentence([{"met": True}, {"met": False}], "cpu")
     assert "1 of them were met" in narrative.goals_sentence([{"met": True}, {"met": False}], "cpu")

@@ -70,7 +70,7 @@ def test_smoke_artifacts_are_handed_on(smoke_run):
     records = bench["records"]
     assert sorted(r["variant"] for r in records if r["role"] == "teacher") == sorted(VARIANTS)
     students = {(r["model"], r["variant"]) for r in records if r["role"] == "student"}
-    for name in ("tiny-bert-copy", "tiny-bert-random"):
+    for name in ("tiny-bert-cut", "tiny-bert-random", "tiny-bert-copy"):
         assert {(f"{name} (kd)", v) for v in VARIANTS} <= students  # every variant of a distilled student
         assert (f"{name} (plain)", "fp32") in students  # the control, in fp32
     for record in records:
@@ -155,8 +155,10 @@ def test_validation_sweep_tool_reports_validation_only(smoke_run, tmp_path):
         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     table = json.loads(out.read_text())
-    assert table["student"] == "tiny-bert-copy" and table["epochs"] == 1.0 and table["seed"] == 7
-    assert [(r["alpha"], r["temperature"]) for r in table["rows"]] == [(0.1, 2.0), (0.9, 2.0)]
-    assert all(set(r) == {"alpha", "temperature", "val_accuracy", "val_macro_f1", "val_correct"} for r in table["rows"])
+    assert table["student"] == "tiny-bert-copy" and table["epochs"] == 1.0 and table["seeds"] == [7]
+    assert table["learning_rate"] == 0.002
+    assert [(r["alpha"], r["temperature"]) for r in table["rows"]] == [(0.1, 2.0), (0.9, 2.0), (1.0, None)]
+    assert all(set(r) == {"seed", "alpha", "temperature", "val_accuracy", "val_macro_f1", "val_correct"}
+               for r in table["rows"])
     assert "best on validation: alpha" in done.stdout
-    assert "learning rate 0.002, seed 7" in done.stdout
+    assert "learning rate 0.002, seeds 7" in done.stdout

@@ -82,8 +82,7 @@ def test_student_distillation_and_control(tiny_teacher, tiny_splits, tmp_path):
     logits = teacher_cache.cache_teacher_logits(art, tiny_splits, cfg.max_length)
     records = experiments.train_students(cfg, art, tiny_splits, logits["train"], alpha=0.3, temperature=4.0)
     assert len(records) == 2 * len(cfg.students) * len(cfg.seeds)
-    one_seed = [("tiny-bert-copy", "kd"), ("tiny-bert-copy", "plain"),
-                ("tiny-bert-random", "kd"), ("tiny-bert-random", "plain")]
+    one_seed = [(name, mode) for name in cfg.students for mode in ("kd", "plain")]
     assert [(r["seed"], r["model"], r["mode"]) for r in records] == [
         (seed, *run) for seed in cfg.seeds for run in one_seed]
     assert records[1]["alpha"] == 1.0 and records[0]["alpha"] == 0.3 and records[0]["temperature"] == 4.0
@@ -218,12 +217,18 @@ def test_sweep_table_and_choice(tiny_teacher, tiny_splits, tmp_path):
     cfg = resolve_config("smoke")
     logits = teacher_cache.cache_teacher_logits(art, tiny_splits, cfg.max_length)
     table = experiments.sweep_alpha_temperature(cfg, art, tiny_splits, logits["train"])
-    assert len(table) == len(cfg.sweep_alphas) * len(cfg.sweep_temperatures)
+    cells = len(cfg.sweep_alphas) * len(cfg.sweep_temperatures) + 1  # + the plain reference
+    assert len(table) == cells * len(cfg.sweep_seeds) and set(table["seed"]) == set(cfg.sweep_seeds)
+    summary = experiments.sweep_summary(table)
+    assert len(summary) == cells and (summary["seeds"] == len(cfg.sweep_seeds)).all()
     assert json.loads(art.sweep.read_text())["learning_rate"] == cfg.student_lr
     assert not art.students.exists()  # sweep runs save no checkpoints
-    ties = pd.DataFrame({"alpha": [0.1, 0.5, 0.9], "temperature": [1.0, 2.0, 4.0],
-                         "val_accuracy": [0.8, 0.9, 0.9], "val_macro_f1": [0.9, 0.7, 0.8]})
-    assert experiments.best_sweep_point(ties) == (0.9, 4.0)
+    ties = pd.DataFrame({"alpha": [0.1, 0.5, 0.9, 1.0], "temperature": [1.0, 2.0, 4.0, None],
+                         "val_accuracy": [0.8, 0.9, 0.9, 0.95], "val_macro_f1": [0.9, 0.7, 0.8, 0.9]})
+    assert experiments.best_sweep_point(ties) == (0.9, 4.0)  # plain is the reference, never chosen
+    two_seeds = pd.DataFrame({"alpha": [0.1, 0.1, 0.5, 0.5], "temperature": [1.0] * 4,
+                              "val_accuracy": [0.9, 0.7, 0.85, 0.84], "val_macro_f1": [0.5] * 4})
+    assert experiments.best_sweep_point(two_seeds) == (0.5, 1.0)  # ranked by the mean over seeds
 
 
 def test_training_cost_is_measured_side_by_side(tiny_teacher, tiny_splits, tmp_path):
@@ -235,3 +240,66 @@ def test_training_cost_is_measured_side_by_side(tiny_teacher, tiny_splits, tmp_p
     assert list(cost["mode"]) == ["plain", "kd (cached teacher logits)", "kd (teacher every step)"]
     assert (cost["steps_timed"] == 2).all() and (cost["step_s"] > 0).all()
     assert cost.loc[0, "ratio_vs_plain"] == 1.0
+
+
+def test_pretrained_cut_holds_no_weight_of_the_fine_tuned_teacher(tiny_teacher):
+    """The DistilBERT-style student starts from the pre-trained encoder, so its plain control has
+    never seen the teacher; the pruned teacher starts from the fine-tuned teacher's own weights."""
+    art, _ = tiny_teacher
+    teacher = dict(load_checkpoint(art.teacher)[0].named_parameters())
+    cut = dict(load_pretrained("tiny-bert-cut", seed=42)[0].named_parameters())
+    pruned = dict(load_pretrained("tiny-bert-copy", seed=42, teacher_checkpoint=art.teacher)[0].named_parameters())
+    assert cut.keys() == pruned.keys() and set(cut) <= set(teacher)  # layer 0 keeps its name
+    assert not [key for key, value in cut.items() if torch.equal(value, teacher[key])]
+    assert all(torch.equal(value, teacher[key]) for key, value in pruned.items())
+
+
+def test_run_cache_reuses_an_identical_run_and_retrains_on_any_change(tiny_teacher, tiny_splits, tmp_path, monkeypatch):
+    from distill_utils import runs
+
+    art = with_teacher(tiny_teacher, tmp_path / "art")
+    cfg = resolve_config("smoke")
+    logits = teacher_cache.cache_teacher_logits(art, tiny_splits, cfg.max_length)["train"]
+    calls = []
+    real = experiments.train_classifier
+    monkeypatch.setattr(experiments, "train_classifier", lambda *a, **k: calls.append(1) or real(*a, **k))
+    base = dict(seed=42, alpha=0.5, temperature=2.0, teacher_logits=logits, epochs=1)
+
+    first = experiments.train_student(cfg, art, "tiny-bert-random", tiny_splits, **base)
+    again = experiments.train_student(cfg, art, "tiny-bert-random", tiny_splits, **base)
+    assert len(calls) == 1 and again == first  # same key: read back, not retrained
+    changes = [{"temperature": 4.0}, {"epochs": 2}, {"seed": 7}, {"teacher_logits": logits + 1.0},
+               {"train_df": tiny_splits["train"].iloc[:-1], "teacher_logits": logits[:-1]}]
+    for change in changes:
+        experiments.train_student(cfg, art, "tiny-bert-random", tiny_splits, **{**base, **change})
+    assert len(calls) == 1 + len(changes)  # every changed field retrains
+    experiments.train_student(cfg.replace(student_lr=2e-3), art, "tiny-bert-random", tiny_splits, **base)
+    assert len(calls) == 2 + len(changes)  # so does a changed hyperparameter of the profile
+    # unsaved runs (sweep points, budget curves) are remembered by key too
+    unsaved = experiments.train_student(cfg, art, "tiny-bert-random", tiny_splits, save=False, **base)
+    count = len(calls)
+    assert experiments.train_student(cfg, art, "tiny-bert-random", tiny_splits, save=False, **base) == unsaved
+    assert len(calls) == count
+    # new training code: nothing is reused
+    monkeypatch.setattr(runs, "training_code_hash", lambda: "other code")
+    experiments.train_student(cfg, art, "tiny-bert-random", tiny_splits, save=False, **base)
+    assert len(calls) == count + 1
+
+
+def test_budget_points_differ_only_in_what_they_say(tiny_teacher, tiny_splits, tmp_path):
+    art = with_teacher(tiny_teacher, tmp_path / "art")
+    cfg = resolve_config("smoke")
+    logits = teacher_cache.cache_teacher_logits(art, tiny_splits, cfg.max_length)
+    subset, pool = tiny_splits["train"].iloc[:16].reset_index(drop=True), tiny_splits["validation"]
+    common = dict(fraction=0.25, seed=42, alpha=0.5, temperature=2.0, epochs=1)
+    records = {mode: experiments.train_budget_point(cfg, art, "tiny-bert-random", tiny_splits, subset,
+                                                     logits["train"][:16], pool, logits["validation"],
+                                                     mode=mode, **common)
+               for mode in experiments.BUDGET_MODES}
+    assert records["hard"]["train_samples"] == records["distilled"]["train_samples"] == 16
+    assert records["soft pool"]["train_samples"] == records["hard pool"]["train_samples"] == 16 + len(pool)
+    assert records["soft pool"]["mode"] == "soft pool @ 25%" and records["hard"]["budget_fraction"] == 0.25
+    assert records["hard pool"]["alpha"] == 1.0 and records["soft pool"]["alpha"] == 0.0
+    with pytest.raises(ValueError, match="unknown budget mode"):
+        experiments.train_budget_point(cfg, art, "tiny-bert-random", tiny_splits, subset, logits["train"][:16],
+                                       pool, logits["validation"], mode="soft", **common)

@@ -1,12 +1,12 @@
 """Re-run chapter 4's alpha x T sweep with another student, grid, schedule, seed or learning rate, on validation only.
 
-    python tools/sweep_validation.py --profile cpu --student mpnet-6layer \
+    python tools/sweep_validation.py --profile cpu --student distil-mpnet-6layer \
         --alphas 0.1,0.5 --temperatures 1,2,4 --epochs 6
-    python tools/sweep_validation.py --profile cpu --student mpnet-6layer \
+    python tools/sweep_validation.py --profile cpu --student distil-mpnet-6layer \
         --alphas 0.1 --temperatures 1 --epochs 6 --learning-rate 3e-5 --seed 1
 
-For trying recipes before a recorded run: it trains ``--student`` once per grid point (``--seed``,
-default the profile's first seed) with the library's own sweep (`experiments.sweep_alpha_temperature`) and prints
+For trying recipes before a recorded run: it trains ``--student`` once per grid point and seed
+(``--seed``, default the profile's sweep seeds) with the library's own sweep (`experiments.sweep_alpha_temperature`) and prints
 validation accuracy; nothing else is saved but the table (``--out``, default
 ``Artifacts.validation_sweep``: student, epochs, and the learning rate and seed when those differ
 from the profile's; the table records the learning rate and seed too). The test split is never reported.
@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     cfg = resolve_config(args.profile, sweep_student=args.student, sweep_alphas=args.alphas,
                          sweep_temperatures=args.temperatures, sweep_epochs=args.epochs,
-                         seed=args.seed, student_lr=args.learning_rate, artifacts_dir=args.artifacts_dir)
+                         seed=args.seed, sweep_seeds=None if args.seed is None else [args.seed],
+                         student_lr=args.learning_rate, artifacts_dir=args.artifacts_dir)
     profile_defaults = resolve_config(args.profile)
     art = Artifacts.of(cfg)
     splits = read_splits(art.require_splits())
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     alpha, temperature = best_sweep_point(table)
     print(f"best on validation: alpha {alpha:g}, T {temperature:g} "
           f"({cfg.sweep_student}, {cfg.sweep_epochs:g} epochs, learning rate {cfg.student_lr:g}, "
-          f"seed {cfg.seed}); table: {out}")
+          f"seeds {', '.join(map(str, cfg.sweep_seeds))}); table: {out}")
 
 
 if __name__ == "__main__":

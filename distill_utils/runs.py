@@ -1,0 +1,79 @@
+"""Reusable training runs: each run is keyed by everything that determines it, and a finished run
+with the same key is read back instead of trained again.
+
+The key holds the model and how it was initialised, fingerprints of the sentences and labels it
+trains and is scored on, every hyperparameter, the seed, the teacher's weights and the teacher
+outputs it learns from, the autocast precision, and a hash of the training code. Change any of
+them and the run trains again; change a plot or a sentence of prose and nothing retrains. A run
+that was killed leaves no record (records and checkpoints are written atomically, the record
+last), so it is never reused half-done.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ._io import read_json, write_json
+from .artifacts import Artifacts, is_checkpoint, read_run
+
+logger = logging.getLogger(__name__)
+
+# the modules whose code decides what a training run produces
+TRAINING_MODULES = ("data", "subsets", "models", "losses", "trainer", "teacher_cache", "experiments", "runs")
+
+
+def training_code_hash() -> str:
+    digest = hashlib.sha256()
+    for name in TRAINING_MODULES:
+        digest.update((Path(__file__).parent / f"{name}.py").read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def frame_fingerprint(df: pd.DataFrame | None) -> str | None:
+    """sha256 of the sentences and labels of a frame, in order."""
+    if df is None:
+        return None
+    digest = hashlib.sha256()
+    for sentence, label in zip(df["sentence"], df["label"]):
+        digest.update(f"{sentence}\0{int(label)}\0".encode("utf-8"))
+    return digest.hexdigest()
+
+
+def array_fingerprint(array) -> str | None:
+    """sha256 of an array's float32 values (teacher logits, per-sentence weights)."""
+    if array is None:
+        return None
+    return hashlib.sha256(np.ascontiguousarray(array, dtype=np.float32).tobytes()).hexdigest()
+
+
+def run_key(**fields) -> tuple[dict, str]:
+    """The key of a run (its fields plus the training code's hash) and the key's sha256."""
+    key = {**fields, "training_code": training_code_hash()}
+    return key, hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def cached_run(art: Artifacts, key_sha: str, out_dir: Path | None) -> dict | None:
+    """The record of a finished run with this key, or None. A saved run counts only when its
+    checkpoint is complete and carries the same key."""
+    if out_dir is not None:
+        if is_checkpoint(out_dir) and read_run(out_dir).get("run_key_sha") == key_sha:
+            logger.info("reused %s/%s (same run key)", Path(out_dir).parent.name, Path(out_dir).name)
+            return read_run(out_dir)
+        return None
+    path = art.run_record(key_sha)
+    if path.is_file():
+        try:
+            return read_json(path)
+        except (OSError, ValueError):
+            logger.info("run record %s is unreadable: training again", path.name)
+    return None
+
+
+def remember_run(art: Artifacts, key_sha: str, record: dict) -> None:
+    """Keep the record of an unsaved run (a sweep point, a budget-curve run) under its key."""
+    write_json(art.run_record(key_sha), record)
