@@ -30,11 +30,13 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `target`; rename it onto `target` only if the block succeeds.
 
     Works for files and directories. A failure (or a kill) leaves `target` untouched and the
-    temporary path, whose name starts with `.tmp-`, is removed or ignored by every reader.
+    temporary path, whose name starts with `.tmp-`, is removed or ignored by every reader; a kill
+    between the two renames of a directory replace is undone by `recover` on the next write or read.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{target.name}-", dir=target.parent))
+    recover(target)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{target.name}-{os.getpid()}-", dir=target.parent))
     tmp_target = tmp / target.name
     try:
         yield tmp_target
@@ -47,6 +49,41 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
             os.replace(tmp_target, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _dead_writer(path: Path, prefix: str) -> bool:
+    """Was ``path`` (``<prefix><pid>[-suffix]``) left by a process that no longer runs?"""
+    pid = path.name[len(prefix):].split("-", 1)[0]
+    return pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid))
+
+
+def recover(target: str | Path) -> None:
+    """Undo what a writer killed mid-replace left beside ``target``: if the target is gone but its
+    complete old copy (``.old-<name>-<pid>``) is there, put it back; then remove the old copies and
+    temporary folders (``.tmp-<name>-<pid>-*``) of writers that are no longer running."""
+    target = Path(target)
+    if not target.parent.is_dir():
+        return
+    old_prefix, tmp_prefix = f".old-{target.name}-", f".tmp-{target.name}-"
+    olds = sorted(target.parent.glob(old_prefix + "*"), key=lambda p: p.stat().st_mtime)
+    if olds and not target.exists() and _dead_writer(olds[-1], old_prefix):
+        os.replace(olds.pop(), target)
+    for stale in olds + list(target.parent.glob(tmp_prefix + "*")):
+        prefix = old_prefix if stale.name.startswith(old_prefix) else tmp_prefix
+        if _dead_writer(stale, prefix) and stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        elif _dead_writer(stale, prefix):
+            stale.unlink(missing_ok=True)
 
 
 def write_json(path: str | Path, payload: Any) -> Path:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ._io import read_json, sha256_file
+from ._io import read_json, recover, sha256_file
 
 ARTIFACTS_ENV = "DISTILL_ARTIFACTS"
 WEIGHTS_FILE = "model.safetensors"
@@ -81,6 +81,19 @@ def checkpoint_fingerprint(directory: str | os.PathLike) -> str:
 def read_run(directory: str | os.PathLike) -> dict:
     """The run record saved beside a checkpoint."""
     return read_json(Path(directory) / RUN_FILE)
+
+
+def check_same_teacher(teacher_dir: str | os.PathLike, records: list[dict], reader: str) -> None:
+    """Refuse student runs distilled from another teacher than the one in ``teacher_dir`` (the
+    teacher was retrained after them): their numbers would describe a teacher that is gone."""
+    current = checkpoint_fingerprint(teacher_dir)
+    stale = sorted({f"{r['model']} ({r.get('mode')}, seed {r.get('seed')})" for r in records
+                    if r.get("teacher_sha256") not in (None, current)})
+    if stale:
+        raise ValueError(
+            f"{reader}: {len(stale)} student run(s) were trained from another teacher than the current one "
+            f"(weights sha256 {current[:12]}): {', '.join(stale[:4])}{' ...' if len(stale) > 4 else ''}. "
+            f"Re-run notebooks/{PRODUCERS['students']}.ipynb, then this notebook")
 
 
 class Artifacts:
@@ -159,6 +172,7 @@ class Artifacts:
     # ------------------------------------------------------------------ what must exist
     def require(self, path: Path, produced_by: str) -> Path:
         """``path`` if it exists, else an error naming the notebook that writes it."""
+        recover(path)  # a writer killed mid-replace left the complete old copy beside it
         if not Path(path).exists():
             notebook = PRODUCERS.get(produced_by, produced_by)
             raise FileNotFoundError(
@@ -167,6 +181,7 @@ class Artifacts:
         return Path(path)
 
     def require_checkpoint(self, directory: Path, produced_by: str) -> Path:
+        recover(directory)
         if not is_checkpoint(directory):
             self.require(directory / WEIGHTS_FILE, produced_by)
             self.require(directory / RUN_FILE, produced_by)

@@ -23,7 +23,7 @@ import pandas as pd
 import torch
 
 from ._io import write_json
-from .artifacts import Artifacts, read_run
+from .artifacts import Artifacts, check_same_teacher, read_run
 from .data import read_splits
 from .metrics import classification_metrics, expected_calibration_error
 from .models import count_parameters, load_checkpoint
@@ -218,8 +218,10 @@ def benchmark_profile(cfg, art: Artifacts, test_df: pd.DataFrame, student_dirs: 
         raise ValueError("the fp32 variant is the baseline every ratio is measured against")
     peaks = {"fp32": matmul_peak_gflops(torch.float32, threads=cfg.threads),
              "bf16": matmul_peak_gflops(torch.bfloat16, threads=cfg.threads)}
+    teacher_dir = art.require_teacher()
+    check_same_teacher(teacher_dir, [read_run(d) for d in student_dirs], "the benchmark")
     jobs = []
-    for directory in [art.require_teacher(), *student_dirs]:
+    for directory in [teacher_dir, *student_dirs]:
         info = read_run(directory)
         mode = info.get("mode", "teacher")
         for variant in variants:

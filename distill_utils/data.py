@@ -45,7 +45,8 @@ class PhraseBankNotFoundError(FileNotFoundError):
     """No source (argument, environment variable, Hub) could provide the data."""
 
 
-def _check_agreement(agreement: str | int) -> str:
+def check_agreement(agreement: str | int) -> str:
+    """The agreement level's key ("50", "66", "75" or "all") from 75, "75", "75Agree" or "All"."""
     key = str(agreement).lower().removesuffix("agree")
     if key not in AGREEMENT_FILES:
         raise ValueError(
@@ -57,18 +58,18 @@ def _check_agreement(agreement: str | int) -> str:
 def parse_phrasebank(raw: bytes, source: str = "<bytes>") -> pd.DataFrame:
     """Parse one agreement file's bytes into (sentence, label) rows, in file order.
 
-    Decodes latin-1 (the release is not UTF-8), accepts CRLF or LF endings and splits each line on
-    its last '@'. A line without '@', with an empty sentence or with a label other than
-    negative/neutral/positive raises PhraseBankFormatError naming the source and line number.
+    Decodes the release's latin-1, or a copy re-saved as UTF-8 or UTF-16 (see `decode_phrasebank`),
+    accepts CRLF, LF or CR-only endings and splits each line on its last '@'. A line without '@',
+    with an empty sentence or with a label other than negative/neutral/positive raises
+    PhraseBankFormatError naming the source and line number.
     """
-    text = raw.decode("latin-1")
-    lines = text.split("\n")
+    text, encoding = decode_phrasebank(raw, source)
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if lines and lines[-1] == "":
         lines.pop()  # the final line ending
     sentences: list[str] = []
     labels: list[int] = []
     for number, line in enumerate(lines, start=1):
-        line = line.removesuffix("\r")
         if "@" not in line:
             raise PhraseBankFormatError(f"{source}, line {number}: no '@' separator in {line[:60]!r}")
         sentence, label = line.rsplit("@", 1)
@@ -83,7 +84,28 @@ def parse_phrasebank(raw: bytes, source: str = "<bytes>") -> pd.DataFrame:
         labels.append(LABEL_TO_ID[label])
     if not sentences:
         raise PhraseBankFormatError(f"{source}: no sentences")
-    return pd.DataFrame({"sentence": sentences, "label": labels})
+    df = pd.DataFrame({"sentence": sentences, "label": labels})
+    df.attrs["encoding"] = encoding
+    return df
+
+
+def decode_phrasebank(raw: bytes, source: str = "<bytes>") -> tuple[str, str]:
+    """(text, encoding) of an agreement file. The release is latin-1; a copy re-saved by an editor
+    may be UTF-8 (with or without a byte-order mark) or UTF-16 (with one). UTF-8 is recognised by
+    decoding strictly: the release's accented latin-1 bytes never form valid UTF-8."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16"), "utf-16"
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return raw[3:].decode("utf-8"), "utf-8 (with byte-order mark)"
+    if raw[:200].count(b"\0") > 10:
+        raise PhraseBankFormatError(
+            f"{source}: NUL bytes between the characters: UTF-16 without a byte-order mark? Save it "
+            "as latin-1 or UTF-8, or use the original release")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1"), "latin-1"
+    return text, "utf-8" if not text.isascii() else "ascii"
 
 
 def clean_phrasebank(df: pd.DataFrame) -> pd.DataFrame:
@@ -167,7 +189,7 @@ def load_phrasebank(agreement: str = "all", data_dir: str | Path | None = None) 
     every source and why it failed. Duplicates and conflicting labels are dropped (see
     `clean_phrasebank`); ``df.attrs`` records the source and the drop counts.
     """
-    key = _check_agreement(agreement)
+    key = check_agreement(agreement)
     filename = AGREEMENT_FILES[key]
     sources: list[tuple[str, object]] = []
     if data_dir is not None:
@@ -188,8 +210,10 @@ def load_phrasebank(agreement: str = "all", data_dir: str | Path | None = None) 
         except Exception as error:  # noqa: BLE001 - every failure is reported below
             failures.append(f"- {label}: {type(error).__name__}: {error}")
             continue
-        df = clean_phrasebank(parse_phrasebank(raw, source=origin))
-        df.attrs.update(agreement=key, source=label, file=filename, raw_rows=int(raw.count(b"\n")))
+        parsed = parse_phrasebank(raw, source=origin)
+        df = clean_phrasebank(parsed)
+        df.attrs.update(agreement=key, source=label, file=filename, raw_rows=len(parsed),
+                        encoding=parsed.attrs["encoding"])
         return df
     raise PhraseBankNotFoundError(
         f"could not load Financial PhraseBank ({filename}); sources tried:\n" + "\n".join(failures)

@@ -17,8 +17,8 @@ from ._io import as_json, write_json
 from .artifacts import Artifacts, checkpoint_fingerprint
 from .losses import check_distillation_params
 from .models import MODELS, load_checkpoint, load_pretrained
-from .subsets import budget_subsets
 from .runs import array_fingerprint, cached_run, frame_fingerprint, remember_run, run_key
+from .subsets import budget_subsets
 from .teacher_cache import cache_teacher_hidden, hidden_layer_map
 from .trainer import TrainResult, evaluate_checkpoint, mixed_precision, save_checkpoint, train_classifier
 

@@ -52,17 +52,36 @@ def execute(profile: str, out_dir: Path, parameters: dict | None = None,
     # injected `profile = ...` line and nbval can re-run them under another profile.
     previous = os.environ.get(PROFILE_ENV)
     os.environ[PROFILE_ENV] = profile
+    chosen = [source for source in notebooks(root)
+              if not only or any(source.name.startswith(prefix) for prefix in only)]
+    declared = {source: declared_parameters(source) for source in chosen}
+    check_parameters(parameters or {}, declared)
     try:
-        for source in notebooks(root):
-            if only and not any(source.name.startswith(prefix) for prefix in only):
-                continue
-            timings.append(_execute_one(source, out_dir, root, profile, parameters))
+        for source in chosen:
+            # each notebook gets the parameters it declares (papermill would inject the rest too)
+            own = {k: v for k, v in (parameters or {}).items() if k in declared[source]}
+            timings.append(_execute_one(source, out_dir, root, profile, own))
     finally:
         if previous is None:
             os.environ.pop(PROFILE_ENV, None)
         else:
             os.environ[PROFILE_ENV] = previous
     return timings
+
+
+def declared_parameters(notebook: Path) -> set[str]:
+    """The names a notebook's `parameters` cell declares (papermill's own reading of it)."""
+    return set(papermill.inspect_notebook(str(notebook)))
+
+
+def check_parameters(parameters: dict, declared: dict[Path, set[str]]) -> None:
+    """Refuse, before anything runs, a parameter that no notebook declares (a typo such as
+    ``tempreature`` would otherwise be injected, ignored, and the run silently use the default)."""
+    known = set().union(*declared.values()) if declared else set()
+    unknown = sorted(set(parameters) - known)
+    if unknown:
+        raise SystemExit(f"[pipeline] unknown parameter(s) {', '.join(unknown)}: no notebook declares "
+                         f"{'it' if len(unknown) == 1 else 'them'}. Parameters: {', '.join(sorted(known))}")
 
 
 def _execute_one(source: Path, out_dir: Path, root: Path, profile: str,

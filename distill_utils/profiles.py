@@ -10,6 +10,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
+from .data import check_agreement
 from .losses import check_alpha, check_temperature
 from .models import check_model_name
 
@@ -213,7 +214,9 @@ def resolve_config(profile: str | None = None, **overrides) -> Profile:
                           ("sweep_temperatures", float), ("sweep_seeds", int), ("budget_fractions", float),
                           ("budget_seeds", int)):
         if name in changes:
-            changes[name] = _as_tuple(changes[name], convert)
+            changes[name] = _as_tuple(name, changes[name], convert)
+    if "agreement" in changes:  # 75, "75" and "75Agree" all name the same file
+        changes["agreement"] = check_agreement(changes["agreement"])
     if "seed" in changes and "seeds" not in changes:
         changes["seeds"] = (int(changes["seed"]),)  # `-p seed 7` alone: one run with that seed
     cfg = base.replace(**changes)
@@ -229,13 +232,21 @@ def resolve_config(profile: str | None = None, **overrides) -> Profile:
     return cfg
 
 
-def _as_tuple(value, convert) -> tuple:
-    """A tuple from a papermill value: a list, a single value or a comma-separated string."""
+def _as_tuple(name: str, value, convert) -> tuple:
+    """A tuple from a papermill value: a list, a single value or a comma-separated string; an
+    error names the parameter and the value it could not read."""
+    items = value
     if isinstance(value, str):
-        value = [part.strip() for part in value.split(",") if part.strip()]
+        items = [part.strip() for part in value.split(",") if part.strip()]
     elif not isinstance(value, (list, tuple)):
-        value = [value]
-    return tuple(convert(v) for v in value)
+        items = [value]
+    if not items:
+        raise ValueError(f"{name} needs at least one value, got {value!r}")
+    try:
+        return tuple(convert(v) for v in items)
+    except (TypeError, ValueError):
+        kind = {int: "integers", float: "numbers", str: "names"}[convert]
+        raise ValueError(f"{name} must be comma-separated {kind}, e.g. {name}=\"42,1\"; got {value!r}") from None
 
 
 def _validate(cfg: Profile) -> None:

@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from ._io import read_json
-from .artifacts import Artifacts, read_run
+from .artifacts import Artifacts, check_same_teacher, read_run
 from .benchmark import cpu_name
 from .data import read_splits
 from .metrics import compare_variants, comparison_pairs, runs_frame, seed_summary, summarise_runs, with_holm
@@ -86,6 +86,7 @@ def build_results(cfg, art: Artifacts) -> dict:
     teacher = read_run(art.require_teacher())
     bench = read_json(art.require_benchmark())
     students = _student_records(cfg, art)
+    check_same_teacher(art.teacher, students, "chapter 6")
     runs = runs_frame([teacher] + students, labels)
     training = summarise_runs(runs)
     comparisons = with_holm(compare_variants(students, teacher, labels, comparison_pairs(cfg.students)))
@@ -161,13 +162,36 @@ def load_results(path: str | Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"no results file at {path.name}: run notebooks/06_results.ipynb "
                                 "(or `make reference` for the recorded cpu run)")
-    results = read_json(path)
+    try:
+        results = read_json(path)
+    except ValueError as error:
+        raise ValueError(f"{path.name} is not valid JSON (truncated?): {error}; write it again with "
+                         "notebooks/06_results.ipynb") from None
+    if not isinstance(results, dict):
+        raise ValueError(f"{path.name} is not a results summary: a {type(results).__name__}, not an object")
     missing = [key for key in REQUIRED_KEYS if key not in results]
     if missing:
         raise ValueError(f"{path.name} is not a results summary: missing {', '.join(missing)}")
     if results["schema"] != SCHEMA_VERSION:
         raise ValueError(f"{path.name} has schema {results['schema']}, this code reads {SCHEMA_VERSION}")
+    _check_models(path.name, results["models"])
     return results
+
+
+def _check_models(name: str, models) -> None:
+    """Every measured model carries accuracies that are fractions in [0, 1]: name the field if not."""
+    if not isinstance(models, list) or not models:
+        raise ValueError(f"{name}: models must be a non-empty list, got {models!r:.60}")
+    for i, model in enumerate(models):
+        if not isinstance(model, dict):
+            raise ValueError(f"{name}: models[{i}] is not an object")
+        if model.get("skipped"):
+            continue
+        for field in ("accuracy", "macro_f1", "ece"):
+            value = (model.get(field) or {}).get("mean") if isinstance(model.get(field), dict) else None
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise ValueError(f"{name}: models[{i}].{field}.mean must be a fraction in [0, 1], got {value!r} "
+                                 f"({model.get('label', '?')} [{model.get('variant', '?')}])")
 
 
 def models_table(models: list[dict]) -> pd.DataFrame:

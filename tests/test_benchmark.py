@@ -65,3 +65,27 @@ def test_pareto_front():
                           "accuracy": [0.97, 0.95, 0.90, 0.94, np.nan],
                           "skipped": [None, None, None, None, "no onnxruntime"]})
     assert benchmark.pareto_front(table).tolist() == [True, True, True, False, False]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--threads", "0"], "threads must be a positive integer"),
+    (["--threads", "-1"], "threads must be a positive integer"),
+    (["--variants", "fp32,fp8"], "variants: unknown 'fp8'"),
+    (["--seed", "7"], "splits.json is missing: run notebooks/01_dataset_exploration.ipynb first"),
+])
+def test_benchmark_command_line_names_a_bad_argument(args, message, tmp_path, capsys):
+    if "--variants" in args:  # a complete-enough run, so the variants check is what fails
+        from distill_utils.artifacts import Artifacts
+
+        art = Artifacts(tmp_path)
+        art.splits.parent.mkdir(parents=True)
+        art.splits.write_text('{"test": {"sentence": [], "label": []}}')
+        for name in ("tiny-bert-cut", "tiny-bert-random", "tiny-bert-copy"):
+            for mode in ("kd", "plain"):
+                folder = art.student(name, mode, 42)
+                folder.mkdir(parents=True)
+                (folder / "model.safetensors").write_bytes(b"w")
+                (folder / "run.json").write_text("{}")
+    with pytest.raises(SystemExit):
+        benchmark.main(["--profile", "smoke", "--artifacts-dir", str(tmp_path), *args])
+    assert message in capsys.readouterr().err

@@ -227,3 +227,24 @@ def test_no_source_lists_each_failure(offline_env, fake_hub, monkeypatch, tmp_pa
     message = str(info.value)
     assert "PHRASEBANK_DIR: FileNotFoundError: Sentences_AllAgree.txt not found" in message
     assert "Hugging Face Hub" in message  # the fake Hub answered an empty file: a bad zip
+
+
+@pytest.mark.parametrize("encode", [
+    lambda text: text.encode("latin-1"),                        # the release
+    lambda text: text.encode("utf-8"),                          # re-saved as UTF-8
+    lambda text: b"\xef\xbb\xbf" + text.encode("utf-8"),        # UTF-8 with a byte-order mark
+    lambda text: text.encode("utf-16"),                         # UTF-16 with a byte-order mark
+    lambda text: text.replace("\r\n", "\r").encode("latin-1"),  # CR-only line endings
+], ids=["latin-1", "utf-8", "utf-8-bom", "utf-16", "cr-only"])
+def test_re_saved_copies_read_as_the_release(tmp_path, encode):
+    text = "Café sales rose .@positive\r\nNet loss widened .@negative\r\n"
+    (tmp_path / "Sentences_AllAgree.txt").write_bytes(encode(text))
+    df = data.load_phrasebank("all", data_dir=tmp_path)
+    assert df["sentence"].tolist() == ["Café sales rose .", "Net loss widened ."]  # no mojibake, no BOM
+    assert df["label"].tolist() == [2, 0] and df.attrs["raw_rows"] == 2
+
+
+def test_utf16_without_byte_order_mark_is_named(tmp_path):
+    (tmp_path / "Sentences_AllAgree.txt").write_bytes("Sales rose .@positive\n".encode("utf-16-le") * 3)
+    with pytest.raises(data.PhraseBankFormatError, match="UTF-16 without a byte-order mark"):
+        data.load_phrasebank("all", data_dir=tmp_path)

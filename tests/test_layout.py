@@ -86,3 +86,20 @@ def test_missing_artifacts_name_the_notebook(tmp_path):
                            (art.require_benchmark, "05_benchmark")):
         with pytest.raises(FileNotFoundError, match=f"run notebooks/{notebook}"):
             call()
+
+
+def test_students_of_another_teacher_are_refused(tmp_path):
+    from distill_utils.artifacts import check_same_teacher
+
+    art = Artifacts(tmp_path)
+    art.teacher.mkdir(parents=True)
+    (art.teacher / "model.safetensors").write_bytes(b"retrained teacher")
+    from distill_utils.artifacts import checkpoint_fingerprint
+
+    current = checkpoint_fingerprint(art.teacher)
+    fine = [{"model": "s", "mode": "kd", "seed": 1, "teacher_sha256": current}]
+    check_same_teacher(art.teacher, fine, "chapter 6")  # same teacher: accepted
+    mixed = fine + [{"model": "s", "mode": "kd", "seed": 2, "teacher_sha256": "0" * 64}]
+    with pytest.raises(ValueError, match=r"chapter 6: 1 student run\(s\) were trained from another teacher.*"
+                                         r"s \(kd, seed 2\).*Re-run notebooks/04_student_training"):
+        check_same_teacher(art.teacher, mixed, "chapter 6")

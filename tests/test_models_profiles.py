@@ -137,3 +137,19 @@ def test_seeds_and_study_settings_resolve():
         resolve_config("cpu", seeds="1,1")
     with pytest.raises(ValueError, match="sweep_alphas must lie in"):
         resolve_config("cpu", sweep_alphas="0.5,2")
+
+
+@pytest.mark.parametrize("value, expected", [(75, "75"), ("75", "75"), ("All", "all"), ("66Agree", "66")])
+def test_agreement_is_accepted_as_int_or_str_and_recorded_as_used(value, expected):
+    assert resolve_config("smoke", agreement=value).agreement == expected
+    with pytest.raises(ValueError, match="unknown agreement level 80"):
+        resolve_config("smoke", agreement=80)
+
+
+@pytest.mark.parametrize("value, message", [
+    ("abc", r"seeds must be comma-separated integers, e\.g\. seeds=\"42,1\"; got 'abc'"),
+    ("", "seeds needs at least one value"), ([], "seeds needs at least one value"),
+])
+def test_bad_seeds_name_the_parameter(value, message):
+    with pytest.raises(ValueError, match=message):
+        resolve_config("smoke", seeds=value)

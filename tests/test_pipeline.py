@@ -22,3 +22,14 @@ def test_provenance_report_flags_outputs_from_other_code(tmp_path):
     assert "STALE" in lines[1] and "0123456789abcdef" in lines[1]
     assert "no recorded run" in lines[2]
     assert pipeline.recorded_run(tmp_path / "02_old.ipynb")["profile"] == "cpu"
+
+
+def test_a_parameter_no_notebook_declares_is_refused_before_anything_runs(tmp_path):
+    import pytest
+
+    with pytest.raises(SystemExit, match=r"unknown parameter\(s\) tempreature: no notebook declares it\. "
+                                         r"Parameters: .*temperature"):
+        pipeline.execute("smoke", tmp_path / "out", {"tempreature": 4})
+    assert not (tmp_path / "out" / "01_dataset_exploration.ipynb").exists()
+    declared = pipeline.declared_parameters(pipeline.repo_root() / "notebooks" / "04_student_training.ipynb")
+    assert {"alpha", "temperature", "seeds", "budget_fractions"} <= declared

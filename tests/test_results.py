@@ -108,6 +108,17 @@ def test_load_results_names_what_is_wrong(tmp_path):
     path.write_text(json.dumps({key: {} for key in results.REQUIRED_KEYS} | {"schema": 99}))
     with pytest.raises(ValueError, match="schema 99"):
         results.load_results(path)
+    path.write_text('{"schema": 1, "run": {"pro')  # a truncated file
+    with pytest.raises(ValueError, match="results.json is not valid JSON"):
+        results.load_results(path)
+    good = fake_results()
+    for models, message in (([], "models must be a non-empty list"),
+                            ([{**good["models"][0], "accuracy": {"mean": "high"}}], r"models\[0\]\.accuracy\.mean"),
+                            ([{**good["models"][0], "accuracy": {"mean": 1.7}}], "got 1.7")):
+        path.write_text(json.dumps({**{key: {} for key in results.REQUIRED_KEYS}, "schema": results.SCHEMA_VERSION,
+                                    "models": models}))
+        with pytest.raises(ValueError, match=message):
+            results.load_results(path)
 
 
 def test_publish_results_refuses_a_summary_of_another_profile(tmp_path, monkeypatch):
@@ -115,7 +126,8 @@ def test_publish_results_refuses_a_summary_of_another_profile(tmp_path, monkeypa
     source = tmp_path / "cpu" / "results.json"
     source.parent.mkdir()
     source.write_text(json.dumps({key: {} for key in results.REQUIRED_KEYS}
-                                 | {"schema": results.SCHEMA_VERSION, "run": {"profile": "smoke"}}))
+                                 | {"schema": results.SCHEMA_VERSION, "run": {"profile": "smoke"},
+                                    "models": fake_results()["models"]}))
     with pytest.raises(ValueError, match="written by profile smoke, not cpu"):
         pipeline.publish_results("cpu")
 

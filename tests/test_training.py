@@ -1,5 +1,6 @@
 """Trainer integration, the teacher-logit cache, NaN handling and atomic artifacts."""
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -303,3 +304,22 @@ def test_budget_points_differ_only_in_what_they_say(tiny_teacher, tiny_splits, t
     with pytest.raises(ValueError, match="unknown budget mode"):
         experiments.train_budget_point(cfg, art, "tiny-bert-random", tiny_splits, subset, logits["train"][:16],
                                        pool, logits["validation"], mode="soft", **common)
+
+
+def test_a_replace_killed_between_its_renames_is_recovered(tmp_path):
+    """teacher/ renamed away, the new copy not yet in place, the process killed: the next reader
+    finds the complete old copy restored, and the dead writer's temporary folders removed."""
+    art = Artifacts(tmp_path)
+    dead = 999_999_999  # no such process
+    old = tmp_path / f".old-teacher-{dead}"
+    old.mkdir()
+    (old / "model.safetensors").write_bytes(b"complete weights")
+    (old / "run.json").write_text('{"role": "teacher"}')
+    (tmp_path / f".tmp-teacher-{dead}-x1y2" / "teacher").mkdir(parents=True)
+    alive = tmp_path / f".tmp-teacher-{os.getpid()}-live"  # a running writer's folder is left alone
+    alive.mkdir()
+    assert art.require_teacher() == art.teacher
+    assert (art.teacher / "model.safetensors").read_bytes() == b"complete weights"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["teacher", alive.name])
+    write_json(art.splits, {"train": {}})  # and a later write cleans up after dead writers only
+    assert alive.exists()
