@@ -21,6 +21,7 @@ folders are written atomically, so a half-written one never appears under its fi
 """
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -74,8 +75,18 @@ def is_checkpoint(directory: str | os.PathLike) -> bool:
 
 
 def checkpoint_fingerprint(directory: str | os.PathLike) -> str:
-    """sha256 of a checkpoint's weights: identifies the exact model behind caches and records."""
-    return sha256_file(Path(directory) / WEIGHTS_FILE)
+    """sha256 of a checkpoint's weights: identifies the exact model behind caches and records.
+
+    Hashed once per version of the file (its path, size and modification time): every student run
+    keys itself by the teacher's 420 MB of weights, which need not be read again each time."""
+    weights = Path(directory).resolve() / WEIGHTS_FILE
+    stat = weights.stat()
+    return _file_sha256(str(weights), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    return sha256_file(path)
 
 
 def read_run(directory: str | os.PathLike) -> dict:

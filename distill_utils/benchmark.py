@@ -219,14 +219,14 @@ def benchmark_profile(cfg, art: Artifacts, test_df: pd.DataFrame, student_dirs: 
     peaks = {"fp32": matmul_peak_gflops(torch.float32, threads=cfg.threads),
              "bf16": matmul_peak_gflops(torch.bfloat16, threads=cfg.threads)}
     teacher_dir = art.require_teacher()
-    check_same_teacher(teacher_dir, [read_run(d) for d in student_dirs], "the benchmark")
+    records = {Path(directory): read_run(directory) for directory in [teacher_dir, *student_dirs]}
+    check_same_teacher(teacher_dir, list(records.values())[1:], "the benchmark")
     jobs = []
-    for directory in [teacher_dir, *student_dirs]:
-        info = read_run(directory)
+    for directory, info in records.items():
         mode = info.get("mode", "teacher")
         for variant in variants:
             if variant == "fp32" or mode not in fp32_only_modes:
-                jobs.append((Path(directory), info, mode, variant))
+                jobs.append((directory, info, mode, variant))
     rows = []
     loaded: dict[Path, tuple] = {}
     for directory, info, mode, variant in jobs:

@@ -11,8 +11,7 @@ from scipy import stats
 
 from .data import LABELS
 
-PALETTE = {"teacher": "#1f4e79", "kd": "#c0504d", "plain": "#8c8c8c", "transfer": "#e08b2c",
-           "hidden": "#6a3d9a"}
+PALETTE = {"teacher": "#1f4e79", "kd": "#c0504d", "plain": "#8c8c8c", "hidden": "#6a3d9a"}
 
 
 def set_style() -> None:

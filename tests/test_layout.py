@@ -103,3 +103,19 @@ def test_students_of_another_teacher_are_refused(tmp_path):
     with pytest.raises(ValueError, match=r"chapter 6: 1 student run\(s\) were trained from another teacher.*"
                                          r"s \(kd, seed 2\).*Re-run notebooks/04_student_training"):
         check_same_teacher(art.teacher, mixed, "chapter 6")
+
+
+def test_checkpoint_weights_are_hashed_once_per_version(tmp_path, monkeypatch):
+    import os
+
+    from distill_utils import artifacts
+
+    calls = []
+    real = artifacts.sha256_file
+    monkeypatch.setattr(artifacts, "sha256_file", lambda path: calls.append(path) or real(path))
+    (tmp_path / "model.safetensors").write_bytes(b"weights v1")
+    first = artifacts.checkpoint_fingerprint(tmp_path)
+    assert artifacts.checkpoint_fingerprint(tmp_path) == first and len(calls) == 1  # read once
+    (tmp_path / "model.safetensors").write_bytes(b"weights v2")  # retrained: same size, new content
+    os.utime(tmp_path / "model.safetensors", ns=(1, 1))
+    assert artifacts.checkpoint_fingerprint(tmp_path) != first and len(calls) == 2
