@@ -5,9 +5,11 @@ Layout under ``<repo>/artifacts/<profile>/`` (or the ``artifacts_dir`` parameter
 
     data/splits.json                     sentences and labels of each split           (01)
     teacher/                             fine-tuned teacher: weights, tokenizer, run.json (02)
+    teacher_seeds/seed<N>.json           run records of the teacher's other seeds (no weights) (02)
     teacher_logits/<split>.json          cached teacher logits, keyed by sentence       (03, 04)
     teacher_hidden/<student>-train.npy   cached teacher hidden states                   (04)
     sweep.json                           chapter 4's alpha x temperature sweep          (04)
+    experiments.json                     chapter 4's budget curve, its tests, the training cost (04)
     sweeps/                              extra validation sweeps (tools/sweep_validation.py)
     students/<name>/<mode>-seed<N>/      student checkpoints + run.json                 (04)
     onnx/<checkpoint>-<weights sha>/     ONNX exports, keyed by the weights they came from (05)
@@ -131,6 +133,14 @@ class Artifacts:
         return self.root / "teacher"
 
     @property
+    def teacher_seeds(self) -> Path:
+        return self.root / "teacher_seeds"
+
+    def teacher_seed_record(self, seed: int) -> Path:
+        """The run record of the teacher trained with another seed, same recipe (weights not kept)."""
+        return self.teacher_seeds / f"seed{int(seed)}.json"
+
+    @property
     def teacher_logits(self) -> Path:
         return self.root / "teacher_logits"
 
@@ -160,6 +170,10 @@ class Artifacts:
         """Export folder of one checkpoint, keyed by its weights (a retrained model gets a new one)."""
         checkpoint = Path(checkpoint)
         return self.root / "onnx" / f"{checkpoint.parent.name}-{checkpoint.name}-{checkpoint_fingerprint(checkpoint)[:12]}"
+
+    @property
+    def experiments(self) -> Path:
+        return self.root / "experiments.json"
 
     @property
     def benchmark(self) -> Path:
@@ -204,11 +218,38 @@ class Artifacts:
     def require_teacher(self) -> Path:
         return self.require_checkpoint(self.teacher, "teacher")
 
+    def teacher_records(self) -> list[dict]:
+        """The teacher's run record and those of its other seeds (chapter 2), the students' teacher
+        first. A seed record made with another recipe, split or training code than the saved teacher
+        is refused: it would measure another teacher's seed noise."""
+        teacher = read_run(self.require_teacher())
+        records = [teacher]
+        recipe = {k: v for k, v in teacher.get("run_key", {}).items() if k != "seed"}
+        for path in sorted(self.teacher_seeds.glob("seed*.json")):
+            record = read_json(path)
+            if int(record["seed"]) == int(teacher["seed"]):
+                continue
+            other = {k: v for k, v in record.get("run_key", {}).items() if k != "seed"}
+            if other != recipe:
+                fields = sorted(k for k in set(other) | set(recipe) if other.get(k) != recipe.get(k))
+                raise ValueError(
+                    f"{display_path(path)} was trained with another {', '.join(fields)} than the teacher in "
+                    f"{display_path(self.teacher)}: re-run notebooks/{PRODUCERS['teacher']}.ipynb")
+            records.append(record)
+        return records
+
     def require_student(self, name: str, mode: str, seed: int) -> Path:
         return self.require_checkpoint(self.student(name, mode, seed), "students")
 
+    def require_experiments(self) -> Path:
+        return self.require(self.experiments, "students")
+
     def require_benchmark(self) -> Path:
         return self.require(self.benchmark, "benchmark")
+
+    def existing_students(self) -> list[str]:
+        """Every complete student checkpoint, as "name/mode-seedN": what a missing-run error lists."""
+        return sorted(f"{d.parent.name}/{d.name}" for d in self.students.glob("*/*") if is_checkpoint(d))
 
     def student_runs(self, names, modes, seeds, *, required: bool = True) -> list[Path]:
         """Checkpoint folders of every (seed, name, mode); missing optional ones are left out."""

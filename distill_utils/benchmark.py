@@ -326,8 +326,11 @@ def main(argv: list[str] | None = None) -> None:
         art = Artifacts.of(cfg)
         # chapter 1's test split, exactly as chapter 5 scores it; the seed's students must all exist
         test = read_splits(art.require_splits())["test"]
-        students = art.student_runs(cfg.students, ("kd", "plain"), [cfg.seed])
         variants = parse_variants(args.variants)
+        try:
+            students = art.student_runs(cfg.students, ("kd", "plain"), [cfg.seed])
+        except FileNotFoundError as error:  # name what does exist
+            raise FileNotFoundError(f"{error}. Trained students: {', '.join(art.existing_students()) or 'none'}") from None
     except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
     table = benchmark_profile(cfg, art, test, students, variants=variants)

@@ -293,14 +293,34 @@ def load_splits(cfg, data_dir: str | Path | None = None) -> dict[str, pd.DataFra
     return splits
 
 
-def save_splits(splits: dict[str, pd.DataFrame], path: str | Path) -> Path:
-    """Write the splits (sentences and labels) so later notebooks use exactly the same rows."""
-    return write_json(path, {name: part[["sentence", "label"]].to_dict(orient="list")
-                             for name, part in splits.items()})
+def save_splits(splits: dict[str, pd.DataFrame], path: str | Path, settings: dict | None = None) -> Path:
+    """Write the splits (sentences and labels) so later notebooks use exactly the same rows, with
+    the settings that made them (agreement level, split seed and sizes): every later record names
+    the agreement it was really trained on."""
+    return write_json(path, {"settings": settings or {},
+                             "splits": {name: part[["sentence", "label"]].to_dict(orient="list")
+                                        for name, part in splits.items()}})
+
+
+def split_settings_of(cfg) -> dict:
+    """What decides the splits (`load_splits`): recorded beside them by `save_splits`."""
+    return {"agreement": cfg.agreement, "split_seed": cfg.split_seed, "test_size": cfg.test_size,
+            "val_size": cfg.val_size, "train_limit": cfg.train_limit}
 
 
 def read_splits(path: str | Path) -> dict[str, pd.DataFrame]:
-    return {name: pd.DataFrame(columns) for name, columns in read_json(path).items()}
+    """The splits chapter 1 wrote; each frame's ``attrs["split_settings"]`` holds their settings."""
+    data = read_json(path)
+    settings, parts = (data["settings"], data["splits"]) if "splits" in data else ({}, data)
+    splits = {name: pd.DataFrame(columns) for name, columns in parts.items()}
+    for part in splits.values():
+        part.attrs["split_settings"] = dict(settings)
+    return splits
+
+
+def split_agreement(splits: dict[str, pd.DataFrame], default: str = "all") -> str:
+    """The agreement level the splits were made from (recorded by chapter 1)."""
+    return splits["train"].attrs.get("split_settings", {}).get("agreement", default)
 
 
 def agreement_overview(levels: dict[str, pd.DataFrame]) -> pd.DataFrame:

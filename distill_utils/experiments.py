@@ -18,6 +18,7 @@ from .artifacts import Artifacts, checkpoint_fingerprint
 from .losses import check_distillation_params
 from .models import MODELS, load_checkpoint, load_pretrained
 from .runs import array_fingerprint, cached_run, frame_fingerprint, remember_run, run_key
+from .data import split_agreement
 from .subsets import budget_subsets
 from .teacher_cache import cache_teacher_hidden, hidden_layer_map
 from .trainer import TrainResult, evaluate_checkpoint, mixed_precision, save_checkpoint, train_classifier
@@ -57,27 +58,47 @@ def _finish_run(result: TrainResult, tokenizer, splits, cfg, out_dir: Path | Non
     return info
 
 
-def fine_tune_teacher(cfg, art: Artifacts, splits: dict[str, pd.DataFrame]) -> dict:
-    """Fine-tune the profile's teacher, save it to ``art.teacher`` and return its run record
-    (or read back the saved one when it was trained with the same key)."""
+def fine_tune_teacher(cfg, art: Artifacts, splits: dict[str, pd.DataFrame], seed: int | None = None) -> dict:
+    """Fine-tune the profile's teacher with ``seed`` (default: the first teacher seed) and return
+    its run record, or read back the one trained with the same key. The first teacher seed is
+    saved to ``art.teacher`` (the students' teacher); another seed keeps only its record
+    (``art.teacher_seed_record``), which measures how much the teacher varies from seed to seed."""
+    seed = cfg.teacher_seeds[0] if seed is None else int(seed)
+    primary = seed == cfg.teacher_seeds[0]
     key, key_sha = run_key(role="teacher", model=_model_key(cfg.teacher),
-                           **_common_key(cfg, splits, splits["train"], seed=cfg.seed,
+                           **_common_key(cfg, splits, splits["train"], seed=seed,
                                          epochs=cfg.teacher_epochs, learning_rate=cfg.teacher_lr))
-    reused = cached_run(art, key_sha, art.teacher)
-    if reused is not None:
-        return reused
-    model, tokenizer = load_pretrained(cfg.teacher, seed=cfg.seed)
-    result = train_classifier(
-        model, tokenizer, splits["train"], splits["validation"],
-        epochs=cfg.teacher_epochs, learning_rate=cfg.teacher_lr, batch_size=cfg.batch_size,
-        seed=cfg.seed, max_length=cfg.max_length, scratch_dir=art.scratch,
-        bf16=cfg.bf16, warmup_ratio=cfg.warmup_ratio, weight_decay=cfg.weight_decay,
-    )
-    info = {"role": "teacher", "model": cfg.teacher, "profile": cfg.profile, "seed": cfg.seed,
-            "epochs": cfg.teacher_epochs, "learning_rate": cfg.teacher_lr,
-            "batch_size": cfg.batch_size, "max_length": cfg.max_length, "agreement": cfg.agreement,
-            "run_key": key, "run_key_sha": key_sha}
-    return _finish_run(result, tokenizer, splits, cfg, art.teacher, info)
+    reused = cached_run(art, key_sha, art.teacher if primary else None)
+    if reused is None:
+        model, tokenizer = load_pretrained(cfg.teacher, seed=seed)
+        result = train_classifier(
+            model, tokenizer, splits["train"], splits["validation"],
+            epochs=cfg.teacher_epochs, learning_rate=cfg.teacher_lr, batch_size=cfg.batch_size,
+            seed=seed, max_length=cfg.max_length, scratch_dir=art.scratch,
+            bf16=cfg.bf16, warmup_ratio=cfg.warmup_ratio, weight_decay=cfg.weight_decay,
+        )
+        info = {"role": "teacher", "model": cfg.teacher, "profile": cfg.profile, "seed": seed,
+                "epochs": cfg.teacher_epochs, "learning_rate": cfg.teacher_lr,
+                "batch_size": cfg.batch_size, "max_length": cfg.max_length, "agreement": split_agreement(splits, cfg.agreement),
+                "run_key": key, "run_key_sha": key_sha}
+        reused = _finish_run(result, tokenizer, splits, cfg, art.teacher if primary else None, info)
+        if not primary:
+            remember_run(art, key_sha, reused)
+    if not primary:
+        write_json(art.teacher_seed_record(seed), reused)
+    return reused
+
+
+def fine_tune_teachers(cfg, art: Artifacts, splits: dict[str, pd.DataFrame]) -> list[dict]:
+    """The teacher once per seed of ``cfg.teacher_seeds`` (same recipe), the saved one first.
+    Records of seeds no longer asked for are removed, so `Artifacts.teacher_records` reads
+    exactly this run's teacher seeds."""
+    records = [fine_tune_teacher(cfg, art, splits, seed) for seed in cfg.teacher_seeds]
+    wanted = {art.teacher_seed_record(seed).name for seed in cfg.teacher_seeds[1:]}
+    for path in art.teacher_seeds.glob("seed*.json"):
+        if path.name not in wanted:
+            path.unlink()
+    return records
 
 
 def train_student(cfg, art: Artifacts, name: str, splits: dict[str, pd.DataFrame], *,
@@ -127,7 +148,7 @@ def train_student(cfg, art: Artifacts, name: str, splits: dict[str, pd.DataFrame
     info = {"role": "student", "model": name, "profile": cfg.profile, "seed": seed,
             "mode": mode, "alpha": alpha, "temperature": temperature, "hidden_weight": hidden_weight,
             "epochs": epochs, "learning_rate": cfg.student_lr,
-            "batch_size": cfg.batch_size, "max_length": cfg.max_length, "agreement": cfg.agreement,
+            "batch_size": cfg.batch_size, "max_length": cfg.max_length, "agreement": split_agreement(splits, cfg.agreement),
             "teacher_sha256": teacher_sha, **(extra or {}), "run_key": key, "run_key_sha": key_sha}
     record = _finish_run(result, tokenizer, splits, cfg, out_dir, info)
     if out_dir is None:
@@ -170,7 +191,8 @@ def sweep_alpha_temperature(cfg, art: Artifacts, splits: dict[str, pd.DataFrame]
             rows.append({"seed": seed, "alpha": alpha, "temperature": temperature,
                          "val_accuracy": info["validation"]["accuracy"],
                          "val_macro_f1": info["validation"]["macro_f1"],
-                         "val_correct": info["validation"]["n_correct"]})
+                         "val_correct": info["validation"]["n_correct"],
+                         "train_s": float(sum(info.get("epoch_seconds") or []))})
     table = pd.DataFrame(rows)
     write_json(out_path or art.sweep, {"student": cfg.sweep_student, "epochs": cfg.sweep_epochs,
                                        "seeds": list(cfg.sweep_seeds), "learning_rate": cfg.student_lr,

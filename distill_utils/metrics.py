@@ -5,7 +5,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from scipy.special import softmax
-from scipy.stats import binomtest
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 from .data import LABELS
@@ -45,18 +44,6 @@ def wilson_interval(correct: int, total: int, z: float = 1.96) -> tuple[float, f
     return float(centre - half), float(centre + half)
 
 
-def mcnemar_test(labels, predictions_a, predictions_b) -> dict:
-    """Exact McNemar test on paired predictions of two models over the same sentences."""
-    labels = np.asarray(labels)
-    right_a = np.asarray(predictions_a) == labels
-    right_b = np.asarray(predictions_b) == labels
-    only_a = int((right_a & ~right_b).sum())
-    only_b = int((~right_a & right_b).sum())
-    discordant = only_a + only_b
-    p_value = 1.0 if discordant == 0 else float(binomtest(only_a, discordant, 0.5).pvalue)
-    return {"only_a_right": only_a, "only_b_right": only_b, "p_value": p_value}
-
-
 def format_p(p_value: float) -> str:
     """A p-value as prose: "p = 0.43", "p = 0.029", or "p < 0.001" (never "p = 0.000")."""
     if p_value < 0.001:
@@ -81,33 +68,15 @@ def seed_summary(values) -> dict:
     return {"mean": mean, "std": std, "ci_low": mean - half, "ci_high": mean + half, "n_seeds": n}
 
 
-def paired_bootstrap(labels, predictions_a: list, predictions_b: list, n_resamples: int = 10_000,
-                     seed: int = 0) -> dict:
-    """Accuracy difference a - b (each averaged over its seeds), resampling test sentences.
-
-    Both models are scored on the same resampled sentences, so the test accounts for the pairing
-    (most sentences are easy for both). Returns the observed difference, its 95% percentile
-    interval and a two-sided p-value (twice the share of resamples on the far side of zero).
-    """
-    labels = np.asarray(labels)
-    right_a = np.mean([np.asarray(p) == labels for p in predictions_a], axis=0)
-    right_b = np.mean([np.asarray(p) == labels for p in predictions_b], axis=0)
-    if right_a.shape != labels.shape or right_b.shape != labels.shape:
-        raise ValueError("every prediction array must have one entry per label")
-    per_sentence = right_a - right_b
-    rng = np.random.default_rng(seed)
-    index = rng.integers(0, len(labels), size=(n_resamples, len(labels)))
-    diffs = per_sentence[index].mean(axis=1)
-    observed = float(per_sentence.mean())
-    p_value = 2 * min((diffs <= 0).mean(), (diffs >= 0).mean())
-    low, high = np.percentile(diffs, [2.5, 97.5])
-    return {"difference": observed, "ci_low": float(low), "ci_high": float(high),
-            "p_value": float(min(1.0, p_value))}
-
-
 def expected_calibration_error(labels, logits, n_bins: int = 10) -> float:
     """Top-label ECE: the confidence-weighted gap between confidence and accuracy, equal-width bins."""
     return float(reliability_table(labels, logits, n_bins).eval("weight * gap").sum())
+
+
+def confidence_bins(confidence: np.ndarray, n_bins: int) -> np.ndarray:
+    """Index of the equal-width confidence bin of each answer (the top bin includes 1.0)."""
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    return np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, n_bins - 1)
 
 
 def reliability_table(labels, logits, n_bins: int = 10) -> pd.DataFrame:
@@ -117,7 +86,7 @@ def reliability_table(labels, logits, n_bins: int = 10) -> pd.DataFrame:
     confidence = probabilities.max(axis=-1)
     correct = probabilities.argmax(axis=-1) == labels
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    bins = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, n_bins - 1)
+    bins = confidence_bins(confidence, n_bins)
     rows = []
     for b in range(n_bins):
         mask = bins == b
@@ -158,69 +127,6 @@ def summarise_runs(runs: pd.DataFrame) -> pd.DataFrame:
                      "macro_f1_ci_low": f1["ci_low"], "macro_f1_ci_high": f1["ci_high"],
                      "ece_mean": float(group["ece"].mean()),
                      "epoch_s_mean": float(group["epoch_s"].mean())})
-    return pd.DataFrame(rows)
-
-
-def holm_adjust(p_values) -> list[float]:
-    """Holm's step-down adjustment for a family of tests: the adjusted p-values, in input order.
-
-    Sort the m p-values ascending; the k-th smallest (k from 0) is multiplied by m - k, and each
-    adjusted value is kept at least as large as the one before (then capped at 1). Rejecting where
-    the adjusted p < 0.05 controls the chance of any false positive in the family at 5%.
-    """
-    p = np.asarray(p_values, dtype=float)
-    order = np.argsort(p, kind="stable")
-    scaled = p[order] * (len(p) - np.arange(len(p)))
-    adjusted = np.minimum(np.maximum.accumulate(scaled), 1.0)
-    out = np.empty_like(adjusted)
-    out[order] = adjusted
-    return out.tolist()
-
-
-def with_holm(tests: pd.DataFrame) -> pd.DataFrame:
-    """The comparisons as one family: a Holm-adjusted bootstrap p-value beside each raw one."""
-    return tests.assign(holm_p=holm_adjust(tests["bootstrap_p"]) if len(tests) else [])
-
-
-def comparison_pairs(students, *, hidden_student: str | None = None) -> list[tuple[str, str, str]]:
-    """The paired comparisons the book reports, as (model, mode a, mode b): every student distilled
-    against its plain control, both against the teacher, and the optional hidden-state run."""
-    pairs = [(name, "kd", "plain") for name in students]
-    pairs += [(name, mode, "teacher") for name in students for mode in ("kd", "plain")]
-    if hidden_student is not None:
-        pairs.append((hidden_student, "hidden", "kd"))
-    return pairs
-
-
-def compare_variants(records: list[dict], teacher: dict, labels,
-                     pairs: list[tuple[str, str, str]]) -> pd.DataFrame:
-    """Paired tests on the same test sentences, one row per (model, mode a, mode b).
-
-    mode b may be "teacher". Each row gives the mean accuracy difference a - b over seeds with a
-    paired-bootstrap interval and p-value, and the exact McNemar p-value of every seed.
-    """
-    labels = np.asarray(labels)
-    teacher_predictions = np.asarray(teacher["test_logits"]).argmax(-1)
-
-    def predictions(model, mode):
-        runs = sorted((r for r in records if r["model"] == model and r.get("mode") == mode),
-                      key=lambda r: r["seed"])
-        return {r["seed"]: np.asarray(r["test_logits"]).argmax(-1) for r in runs}
-
-    rows = []
-    for model, mode_a, mode_b in pairs:
-        a = predictions(model, mode_a)
-        b = {seed: teacher_predictions for seed in a} if mode_b == "teacher" else predictions(model, mode_b)
-        seeds = sorted(set(a) & set(b))
-        if not seeds:
-            raise ValueError(f"no seeds in common for {model}: {mode_a} vs {mode_b}")
-        boot = paired_bootstrap(labels, [a[s] for s in seeds], [b[s] for s in seeds])
-        mcnemar = [mcnemar_test(labels, a[s], b[s])["p_value"] for s in seeds]
-        rows.append({"model": model, "a": mode_a, "b": mode_b, "seeds": len(seeds),
-                     "difference_points": 100 * boot["difference"],
-                     "ci_low_points": 100 * boot["ci_low"], "ci_high_points": 100 * boot["ci_high"],
-                     "bootstrap_p": boot["p_value"],
-                     "mcnemar_p_per_seed": ", ".join(f"{p:.3f}" for p in mcnemar)})
     return pd.DataFrame(rows)
 
 
@@ -270,3 +176,19 @@ def softness(logits: dict[str, np.ndarray], temperatures=(1.0, 2.0, 4.0, 8.0)) -
             rows.append({"sentences": name, "temperature": float(temperature),
                          "entropy_mean": float(entropy.mean()), "top_probability_mean": float(p.max(-1).mean())})
     return pd.DataFrame(rows)
+
+
+def run_seconds(record: dict) -> float:
+    """Measured training time of one run: the sum of its epoch times (no evaluation, no loading)."""
+    return float(sum(record.get("epoch_seconds") or []))
+
+
+def training_time(experiments: dict[str, list[float]]) -> pd.DataFrame:
+    """Per experiment: the number of training runs and their measured training minutes, the cost
+    of computing it once (a reused run costs nothing the next time; evaluation, model loading and
+    the teacher caches are not included)."""
+    rows = [{"experiment": name, "runs": len(seconds), "train_min": sum(seconds) / 60}
+            for name, seconds in experiments.items()]
+    table = pd.DataFrame(rows)
+    total = {"experiment": "total", "runs": int(table["runs"].sum()), "train_min": float(table["train_min"].sum())}
+    return pd.concat([table, pd.DataFrame([total])], ignore_index=True)

@@ -196,10 +196,17 @@ def plot_sweep_heatmap(summary: pd.DataFrame, best: tuple[float, float], student
     return fig
 
 
-def plot_budget_curve(summary: pd.DataFrame, student: str, teacher_accuracy: float | None = None):
+def plot_budget_curve(summary: pd.DataFrame, student: str, teacher_accuracy: float | None = None,
+                      full_data: dict | None = None):
     """Test accuracy against labelled training sentences (log scale), one line per mode, each
-    point the mean over seeds with its 95% interval over seeds."""
+    point the mean over seeds with its 95% interval over seeds. ``full_data`` (mean, ci_low,
+    ci_high of the student trained plain on every label) is drawn as a band: where the curve aims."""
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    if full_data is not None:
+        ax.axhline(100 * full_data["mean"], color="black", linewidth=1, label="all labels, hard (mean)")
+        if full_data.get("ci_low") is not None:
+            ax.axhspan(100 * full_data["ci_low"], 100 * full_data["ci_high"], color="black", alpha=0.08,
+                       label="all labels: 95% interval over seeds")
     for mode, group in summary.groupby("mode", sort=False):
         group = group.sort_values("labelled")
         low = group["accuracy_mean"] - group["accuracy_ci_low"].fillna(group["accuracy_mean"])
@@ -259,7 +266,8 @@ def plot_reliability(tables: dict[str, pd.DataFrame], eces: dict[str, float]):
 COLUMNS: dict[str, tuple[str, object]] = {
     "model": ("model", None), "base_model": ("model", None), "student": ("student", None),
     "mode": ("training", None), "variant": ("variant", None), "role": ("role", None),
-    "seeds": ("seeds", "{:.0f}"), "correct_per_seed": ("correct answers per seed", None),
+    "seeds": ("seeds", "{:.0f}"), "seed": ("seed", "{:.0f}"), "correct": ("correct answers", "{:.0f}"),
+    "correct_per_seed": ("correct answers per seed", None),
     "accuracy": ("accuracy", "{:.2%}"), "accuracy_mean": ("accuracy, mean", "{:.2%}"),
     "accuracy_std": ("std over seeds", "{:.2%}"), "accuracy_ci_low": ("95% interval over seeds: from", "{:.2%}"),
     "accuracy_ci_high": ("to", "{:.2%}"), "macro_f1": ("macro-F1", "{:.2%}"),
@@ -276,7 +284,12 @@ COLUMNS: dict[str, tuple[str, object]] = {
     "pareto": ("on the Pareto front", lambda v: "yes" if v is True else ""),
     "skipped": ("not measured because", None),
     "a": ("variant A", None), "b": ("against B", None), "difference_points": ("A minus B (points)", "{:+.2f}"),
-    "ci_low_points": ("95% CI over sentences: from", "{:+.2f}"), "ci_high_points": ("to (points)", "{:+.2f}"),
+    "ci_low_points": ("95% interval over sentences and seeds: from", "{:+.2f}"),
+    "ci_high_points": ("to (points)", "{:+.2f}"), "seeds_b": ("seeds of B", "{:.0f}"),
+    "ece_difference_points": ("ECE, A minus B (points)", "{:+.2f}"),
+    "ece_ci_low_points": ("ECE, 95% interval: from", "{:+.2f}"), "ece_ci_high_points": ("ECE: to (points)", "{:+.2f}"),
+    "ece_p": ("p (ECE), paired bootstrap", "{:.3f}"), "ece_holm_p": ("p (ECE), Holm-adjusted", "{:.3f}"),
+    "experiment": ("experiment", None), "runs": ("training runs", "{:.0f}"), "train_min": ("training minutes", "{:.1f}"),
     "bootstrap_p": ("p, paired bootstrap", "{:.3f}"), "holm_p": ("p, Holm-adjusted", "{:.3f}"),
     "mcnemar_p_per_seed": ("p, McNemar, per seed", None),
     "fraction": ("share of the labels", "{:.0%}"), "labelled": ("labelled sentences", "{:.0f}"),
@@ -300,6 +313,7 @@ TABLE_CSS = [  # compact, names on one line, numbers right-aligned: wide tables 
     {"selector": "tbody tr:nth-child(even)", "props": "background-color: #f4f6f8;"},
 ]
 TEXT_COLUMNS = {"model", "base_model", "student", "mode", "variant", "role", "a", "b", "skipped", "peak_basis", "sentences",
+                "experiment",
                 "correct_per_seed", "mcnemar_p_per_seed", "precision"}
 
 

@@ -20,14 +20,21 @@ PROFILE_ENV = "DISTILL_PROFILE"
 
 @dataclass(frozen=True)
 class Goals:
-    """Targets a recorded run is checked against (chapter 6): a teacher of at least
-    ``teacher_accuracy_min`` test accuracy, and the distilled first student (the DistilBERT-shaped
-    one) within ``student_gap_max_points`` of it on average over seeds and at least
-    ``student_speedup_min`` times faster at batch size 1, both in fp32."""
+    """Targets a recorded run is checked against (chapter 6's goals table), in the issues' words:
+    the teacher's mean test accuracy over its seeds; the pruned-teacher student (distilled) within
+    ``pruned_gap_max_points`` of the teacher; at the smallest label budget, the teacher's soft
+    labels on the never-seen pool within ``budget_gap_max_points`` of the full-data student; the
+    first (DistilBERT-shaped) student's speed-up at batch size 1 in fp32; the fastest compressed
+    variant's speed-up within ``compressed_gap_max_points`` of the teacher; and the cost of a
+    distillation step (cached teacher logits) relative to a plain one."""
 
-    teacher_accuracy_min: float
-    student_gap_max_points: float
-    student_speedup_min: float
+    teacher_accuracy_min: float = 0.98
+    pruned_gap_max_points: float = 1.0
+    budget_gap_max_points: float = 3.0
+    student_speedup_min: float = 2.0
+    compressed_speedup_min: float = 10.0
+    compressed_gap_max_points: float = 1.0
+    distillation_step_ratio_max: float = 1.15
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,9 @@ class Profile:
     train_limit: int | None = None  # stratified subsample of each split (smoke runs only)
     seed: int = 42  # the first training seed; chapter 5 benchmarks this seed's students
     seeds: tuple[int, ...] = (42,)  # every student variant is trained once per seed
+    # the teacher is trained once per teacher seed with the same recipe; the first is the teacher the
+    # students learn from, the others measure how much the teacher itself varies from seed to seed
+    teacher_seeds: tuple[int, ...] = ()  # () = the first training seed
     teacher_epochs: float = 3.0
     teacher_lr: float = 3e-5
     student_epochs: float = 3.0
@@ -70,7 +80,7 @@ class Profile:
     pool_limit: int | None = None  # stratified subsample of the never-seen pool (smoke and ci runs)
     # intermediate-layer (hidden-state) distillation, Patient-KD style, as an option
     hidden_student: str | None = None  # None: the last student of the profile
-    hidden_weight: float = 10.0  # weight of the hidden-state term added to the logit loss
+    hidden_weight: float = 0.0  # weight of the hidden-state term added to the logit loss; 0: not run
     cost_steps: int = 10  # training steps timed per mode in the cost comparison
     weight_decay: float = 0.01
     bf16: bool = True  # bf16 autocast where the hardware supports it (AMX CPUs, Ampere+ GPUs)
@@ -101,6 +111,7 @@ PROFILES: dict[str, Profile] = {
         teacher="all-mpnet-base-v2",
         students=("distil-mpnet-6layer", "all-MiniLM-L6-v2", "pruned-teacher-6layer"),
         # Chosen on the validation split: 5 epochs at 3e-5 beat 3 epochs at 3e-5 or 5e-5.
+        teacher_seeds=(42, 1, 2),
         teacher_epochs=5.0,
         teacher_lr=3e-5,
         # Students: 6 epochs at 8e-5 had the best validation accuracy of the schedules tried
@@ -112,12 +123,12 @@ PROFILES: dict[str, Profile] = {
         sweep_epochs=2.0,
         sweep_seeds=(42, 1),
         budget_student="all-MiniLM-L6-v2",
-        budget_fractions=(0.03, 0.1, 1.0),
+        # the full-data point is the student's own plain and distilled runs above (all labels)
+        budget_fractions=(0.03, 0.1),
         budget_epochs=4.0,
         hidden_student="all-MiniLM-L6-v2",
         cost_steps=20,
-        # The pipeline issue's targets for this profile's recorded run.
-        goals=Goals(teacher_accuracy_min=0.97, student_gap_max_points=1.5, student_speedup_min=1.8),
+        goals=Goals(),  # the issues' targets for this profile's recorded run
     ),
     "seed": Profile(
         profile="seed",
@@ -127,6 +138,7 @@ PROFILES: dict[str, Profile] = {
         ),
         teacher="bert-base-uncased",
         students=("distilbert-base-uncased",),
+        teacher_seeds=(42, 1, 2),
         teacher_epochs=3.0,
         teacher_lr=3e-5,
         student_epochs=4.0,
@@ -173,6 +185,7 @@ PROFILES: dict[str, Profile] = {
         teacher="tiny-bert-teacher",
         students=("tiny-bert-cut", "tiny-bert-random", "tiny-bert-copy"),
         train_limit=300,
+        teacher_seeds=(42, 1),
         teacher_epochs=1.0,
         teacher_lr=1e-3,
         student_epochs=1.0,
@@ -187,6 +200,7 @@ PROFILES: dict[str, Profile] = {
         sweep_alphas=(0.1, 0.9),
         sweep_temperatures=(1.0, 4.0),
         hidden_student="tiny-bert-random",
+        hidden_weight=10.0,  # the option's code path, exercised; the recorded cpu run leaves it off
         cost_steps=3,
         latency_runs=20,
         throughput_batches=2,
@@ -212,13 +226,15 @@ def resolve_config(profile: str | None = None, **overrides) -> Profile:
     changes = {key: value for key, value in overrides.items() if value is not None}
     for name, convert in (("students", str), ("seeds", int), ("sweep_alphas", float),
                           ("sweep_temperatures", float), ("sweep_seeds", int), ("budget_fractions", float),
-                          ("budget_seeds", int)):
+                          ("budget_seeds", int), ("teacher_seeds", int)):
         if name in changes:
             changes[name] = _as_tuple(name, changes[name], convert)
     if "agreement" in changes:  # 75, "75" and "75Agree" all name the same file
         changes["agreement"] = check_agreement(changes["agreement"])
     if "seed" in changes and "seeds" not in changes:
         changes["seeds"] = (int(changes["seed"]),)  # `-p seed 7` alone: one run with that seed
+    if "seed" in changes and "teacher_seeds" not in changes:
+        changes["teacher_seeds"] = (int(changes["seed"]),)
     cfg = base.replace(**changes)
     if "seeds" in changes and "seed" not in changes:
         cfg = cfg.replace(seed=cfg.seeds[0])
@@ -227,6 +243,7 @@ def resolve_config(profile: str | None = None, **overrides) -> Profile:
                       budget_student=cfg.budget_student or cfg.students[-1],
                       sweep_seeds=cfg.sweep_seeds or (cfg.seed,),
                       budget_seeds=cfg.budget_seeds or cfg.seeds,
+                      teacher_seeds=cfg.teacher_seeds or (cfg.seed,),
                       budget_epochs=cfg.budget_epochs or cfg.student_epochs)
     _validate(cfg)
     return cfg
@@ -260,7 +277,7 @@ def _validate(cfg: Profile) -> None:
             raise ValueError(f"{name}={getattr(cfg, name)!r} is not one of the students {list(cfg.students)}")
     if not cfg.seeds or cfg.seed != cfg.seeds[0]:
         raise ValueError(f"seed ({cfg.seed}) must be the first of seeds {list(cfg.seeds)}")
-    for name in ("seeds", "sweep_seeds", "budget_seeds"):
+    for name in ("seeds", "sweep_seeds", "budget_seeds", "teacher_seeds"):
         if len(set(getattr(cfg, name))) != len(getattr(cfg, name)):
             raise ValueError(f"{name} must be distinct, got {list(getattr(cfg, name))}")
     if not cfg.budget_fractions or not all(0 < f <= 1 for f in cfg.budget_fractions):

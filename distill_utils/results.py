@@ -19,9 +19,11 @@ import torch
 from ._io import read_json
 from .artifacts import Artifacts, check_same_teacher, read_run
 from .benchmark import cpu_name
-from .data import read_splits
-from .metrics import compare_variants, comparison_pairs, runs_frame, seed_summary, summarise_runs, with_holm
+from .data import read_splits, split_agreement
+from .metrics import runs_frame, seed_summary, summarise_runs
+from .paired import compare_variants, comparison_pairs, with_holm
 from .notebook import library_hash, run_metadata
+from .runs import check_trained_on
 from .reference import FINBERT, REFERENCE
 
 SCHEMA_VERSION = 1
@@ -83,13 +85,16 @@ def build_results(cfg, art: Artifacts) -> dict:
     """The summary of one profile's run, from the artifacts chapters 1 to 5 wrote."""
     splits = read_splits(art.require_splits())
     labels = splits["test"]["label"].to_numpy()
-    teacher = read_run(art.require_teacher())
+    teachers = art.teacher_records()
+    check_trained_on(teachers, splits, "chapter 6")
     bench = read_json(art.require_benchmark())
+    experiments = read_json(art.require_experiments())
     students = _student_records(cfg, art)
-    check_same_teacher(art.teacher, students, "chapter 6")
-    runs = runs_frame([teacher] + students, labels)
+    check_same_teacher(art.teacher, students + [{"model": "the budget curve", **experiments}], "chapter 6")
+    check_trained_on(students, splits, "chapter 6")
+    runs = runs_frame(teachers + students, labels)
     training = summarise_runs(runs)
-    comparisons = with_holm(compare_variants(students, teacher, labels, comparison_pairs(cfg.students)))
+    comparisons = with_holm(compare_variants(students, teachers, labels, comparison_pairs(cfg.students)))
     variants = variant_summary(bench["records"], bench.get("seed_accuracy", []))
     kd = next(r for r in students if r["mode"] == "kd")
     metadata = run_metadata(cfg)
@@ -97,7 +102,7 @@ def build_results(cfg, art: Artifacts) -> dict:
     return {
         "schema": SCHEMA_VERSION,
         "run": {
-            "profile": cfg.profile, "agreement": cfg.agreement, "seeds": list(cfg.seeds),
+            "profile": cfg.profile, "agreement": split_agreement(splits, cfg.agreement), "seeds": list(cfg.seeds),
             "split_seed": cfg.split_seed, "split_sizes": {k: len(v) for k, v in splits.items()},
             "cpu": cpu_name(), "threads": int(bench["records"][0].get("threads") or metadata["threads"]),
             "latency_batch_size": 1, "throughput_batch_size": int(bench["records"][0].get("throughput_batch_size") or 32),
@@ -107,6 +112,7 @@ def build_results(cfg, art: Artifacts) -> dict:
         },
         "settings": {
             "teacher": cfg.teacher, "students": list(cfg.students),
+            "teacher_seeds": [int(t["seed"]) for t in teachers],
             "teacher_epochs": cfg.teacher_epochs, "teacher_lr": cfg.teacher_lr,
             "student_epochs": cfg.student_epochs, "student_lr": cfg.student_lr,
             "batch_size": cfg.batch_size, "max_length": cfg.max_length,
@@ -116,34 +122,102 @@ def build_results(cfg, art: Artifacts) -> dict:
         "models": variants,
         "training_runs": _records(training),
         "comparisons": _records(comparisons),
-        "goals": goal_checks(training, variants, cfg),
+        "budget": experiments["budget"],
+        "training_cost": experiments["cost"],
+        "goals": goal_checks(cfg, training, _records(comparisons), variants, experiments),
         "reference": {"experiment": REFERENCE, "finbert": FINBERT},
     }
 
 
-def goal_checks(training: pd.DataFrame, models: list[dict], cfg) -> list[dict]:
-    """Each of the profile's goals (`profiles.Goals`) with the measured value and whether it was
-    met; none for a profile without goals (smoke and ci runs are too small to aim at any)."""
+def _row(table: pd.DataFrame, model: str, mode: str) -> pd.Series | None:
+    match = table[(table["model"] == model) & (table["mode"] == mode)]
+    return None if match.empty else match.iloc[0]
+
+
+def _interval(low, high, unit: str = "") -> str | None:
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return None
+    return f"{low:.2f} to {high:.2f}{unit}"
+
+
+def goal_checks(cfg, training: pd.DataFrame, comparisons: list[dict], models: list[dict],
+                experiments: dict) -> list[dict]:
+    """Each of the profile's goals (`profiles.Goals`) with the measured value, its 95% interval
+    (named: over seeds or over sentences and seeds) and whether it was met; ``met`` is None for a
+    figure that is reported without a threshold, or that this run did not measure. No goals for a
+    profile without them (smoke and ci runs are too small to aim at any)."""
     goals = cfg.goals
     if goals is None:
         return []
-    by_mode = training.set_index(["model", "mode"])
-    teacher = float(by_mode.loc[(cfg.teacher, "teacher"), "accuracy_mean"])
-    student = cfg.students[0]
-    distilled = float(by_mode.loc[(student, "kd"), "accuracy_mean"])
-    speedup = next(m["speedup_vs_teacher"] for m in models
-                   if m["model"] == student and m["mode"] == "kd" and m["variant"] == "fp32")
-    gap = 100 * (teacher - distilled)
-    return [
-        {"goal": "teacher test accuracy", "target": f">= {100 * goals.teacher_accuracy_min:.0f}%",
-         "measured": f"{100 * teacher:.2f}%", "met": teacher >= goals.teacher_accuracy_min},
-        {"goal": f"distilled {student}: accuracy gap to the teacher (mean over seeds)",
-         "target": f"<= {goals.student_gap_max_points} points", "measured": f"{gap:.2f} points",
-         "met": gap <= goals.student_gap_max_points},
-        {"goal": f"distilled {student}: speed-up at batch size 1 (fp32)",
-         "target": f">= {goals.student_speedup_min}x", "measured": f"{speedup:.2f}x",
-         "met": speedup >= goals.student_speedup_min},
-    ]
+    rows = []
+
+    def add(goal, target, measured, interval, met):
+        rows.append({"goal": goal, "target": target, "measured": measured, "95% interval": interval,
+                     "met": None if met is None else bool(met)})
+
+    teacher = _row(training, cfg.teacher, "teacher")
+    add(f"teacher test accuracy, mean over {int(teacher['seeds'])} seeds",
+        f">= {100 * goals.teacher_accuracy_min:.1f}%", f"{100 * teacher['accuracy_mean']:.2f}%",
+        _interval(100 * teacher["accuracy_ci_low"], 100 * teacher["accuracy_ci_high"], "% (over seeds)")
+        if teacher["accuracy_ci_low"] is not None else None,
+        teacher["accuracy_mean"] >= goals.teacher_accuracy_min)
+    tests = {(c["model"], c["a"], c["b"]): c for c in comparisons}
+    pruned = next((s for s in cfg.students if s.startswith("pruned-teacher")), None)
+    if pruned and (pruned, "kd", "teacher") in tests:
+        c = tests[(pruned, "kd", "teacher")]
+        add(f"distilled {pruned}: accuracy minus the teacher's", f">= -{goals.pruned_gap_max_points} points",
+            f"{c['difference_points']:+.2f} points",
+            _interval(c["ci_low_points"], c["ci_high_points"], " points (over sentences and seeds)"),
+            c["difference_points"] >= -goals.pruned_gap_max_points)
+    first = cfg.students[0]
+    if (first, "kd", "plain") in tests:
+        c = tests[(first, "kd", "plain")]
+        add(f"{first}: distilled minus plain at full data (Holm p = {c['holm_p']:.3g})", "reported",
+            f"{c['difference_points']:+.2f} points",
+            _interval(c["ci_low_points"], c["ci_high_points"], " points (over sentences and seeds)"), None)
+    rows += _budget_goals(goals, training, experiments["budget"])
+    speedup = next((m["speedup_vs_teacher"] for m in models if m.get("model") == first
+                    and m.get("mode") == "kd" and m.get("variant") == "fp32"), None)
+    add(f"distilled {first}: speed-up at batch size 1 (fp32)", f">= {goals.student_speedup_min:g}x",
+        None if speedup is None else f"{speedup:.1f}x", None,
+        None if speedup is None else speedup >= goals.student_speedup_min)
+    best = best_compressed({"models": models}, goals.compressed_gap_max_points)
+    add(f"fastest variant within {goals.compressed_gap_max_points:g} point of the teacher",
+        f">= {goals.compressed_speedup_min:g}x",
+        "none within reach" if best is None else f"{best['speedup_vs_teacher']:.1f}x ({best['model']} {best['variant']})",
+        None, best is not None and best["speedup_vs_teacher"] >= goals.compressed_speedup_min)
+    cost = [c for c in experiments["cost"] if c["mode"] == "kd (cached teacher logits)"]
+    worst = max(cost, key=lambda c: c["ratio_vs_plain"]) if cost else None
+    add("a distillation step (cached teacher logits) against a plain step, slowest student",
+        f"<= {goals.distillation_step_ratio_max:g}x",
+        None if worst is None else f"{worst['ratio_vs_plain']:.2f}x ({worst['student']})", None,
+        None if worst is None else worst["ratio_vs_plain"] <= goals.distillation_step_ratio_max)
+    return rows
+
+
+def _budget_goals(goals, training: pd.DataFrame, budget: dict) -> list[dict]:
+    """The label-budget targets: soft pool labels at the smallest fraction against the full-data
+    student, and soft minus hard pool labels at every fraction (reported, no threshold)."""
+    summary = pd.DataFrame(budget["summary"])
+    if summary.empty:
+        return []
+    rows = []
+    full = _row(training, budget["student"], "plain")
+    smallest = summary["fraction"].min()
+    soft = summary[(summary["mode"] == "soft pool") & (summary["fraction"] == smallest)]
+    if full is not None and not soft.empty:
+        gap = 100 * (soft["accuracy_mean"].iloc[0] - full["accuracy_mean"])
+        rows.append({"goal": f"{budget['student']}, {100 * smallest:g}% of the labels + soft pool labels, "
+                             "minus the full-data student (plain)",
+                     "target": f">= -{goals.budget_gap_max_points:g} points", "measured": f"{gap:+.2f} points",
+                     "95% interval": None, "met": bool(gap >= -goals.budget_gap_max_points)})
+    for test in budget["tests"]:
+        if test["a"].startswith("soft pool") and test["b"].startswith("hard pool"):
+            rows.append({"goal": f"soft minus hard pool labels, {test['a'].split('@')[1].strip()} of the labels",
+                         "target": "reported", "measured": f"{test['difference_points']:+.2f} points",
+                         "95% interval": _interval(test["ci_low_points"], test["ci_high_points"],
+                                                   " points (over sentences and seeds)"), "met": None})
+    return rows
 
 
 def _device() -> str:

@@ -51,6 +51,22 @@ def array_fingerprint(array) -> str | None:
     return hashlib.sha256(np.ascontiguousarray(array, dtype=np.float32).tobytes()).hexdigest()
 
 
+def check_trained_on(records: list[dict], splits: dict[str, pd.DataFrame], reader: str) -> None:
+    """Refuse runs trained or scored on other sentences than the current splits (chapter 1 was run
+    again, e.g. with another agreement level): their numbers would describe another data set."""
+    current = {name: frame_fingerprint(splits[name]) for name in ("train", "validation", "test")}
+    for record in records:
+        key = record.get("run_key") or {}
+        if key.get("test") not in (None, current["test"]) or (
+                record.get("role") == "teacher" and key.get("train") not in (None, current["train"])):
+            who = record.get("model", "?") + (f" (seed {record['seed']})" if "seed" in record else "")
+            producer = "02_teacher_finetuning" if record.get("role") == "teacher" else "04_student_training"
+            raise ValueError(
+                f"{reader}: {who} was trained on other splits than chapter 1 wrote last "
+                f"(chapter 1 was run again since, with other settings?). Re-run notebooks/{producer}.ipynb "
+                "and the notebooks after it")
+
+
 def run_key(**fields) -> tuple[dict, str]:
     """The key of a run (its fields plus the training code's hash) and the key's sha256."""
     key = {**fields, "training_code": training_code_hash()}

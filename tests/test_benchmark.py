@@ -72,9 +72,10 @@ def test_pareto_front():
     (["--threads", "-1"], "threads must be a positive integer"),
     (["--variants", "fp32,fp8"], "variants: unknown 'fp8'"),
     (["--seed", "7"], "splits.json is missing: run notebooks/01_dataset_exploration.ipynb first"),
+    (["--seed", "7", "--variants", "fp32"], "model.safetensors is missing: run notebooks/04_student_training.ipynb"),
 ])
 def test_benchmark_command_line_names_a_bad_argument(args, message, tmp_path, capsys):
-    if "--variants" in args:  # a complete-enough run, so the variants check is what fails
+    if "--variants" in args:  # a complete-enough run (seed 42), so the variants or seed check fails
         from distill_utils.artifacts import Artifacts
 
         art = Artifacts(tmp_path)
@@ -88,4 +89,7 @@ def test_benchmark_command_line_names_a_bad_argument(args, message, tmp_path, ca
                 (folder / "run.json").write_text("{}")
     with pytest.raises(SystemExit):
         benchmark.main(["--profile", "smoke", "--artifacts-dir", str(tmp_path), *args])
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    if "7" in args and "--variants" in args:  # a missing seed's error lists the students that exist
+        assert "Trained students: tiny-bert-copy/kd-seed42, tiny-bert-copy/plain-seed42, " in err

@@ -119,3 +119,23 @@ def test_checkpoint_weights_are_hashed_once_per_version(tmp_path, monkeypatch):
     (tmp_path / "model.safetensors").write_bytes(b"weights v2")  # retrained: same size, new content
     os.utime(tmp_path / "model.safetensors", ns=(1, 1))
     assert artifacts.checkpoint_fingerprint(tmp_path) != first and len(calls) == 2
+
+
+def test_teacher_seed_records_must_share_the_teachers_recipe(tmp_path):
+    import json
+
+    import pytest
+
+    from distill_utils.artifacts import Artifacts
+
+    art = Artifacts(tmp_path)
+    art.teacher.mkdir(parents=True)
+    (art.teacher / "model.safetensors").write_bytes(b"w")
+    recipe = {"train": "abc", "learning_rate": 3e-5, "epochs": 5}
+    (art.teacher / "run.json").write_text(json.dumps({"seed": 42, "run_key": {**recipe, "seed": 42}}))
+    art.teacher_seeds.mkdir()
+    art.teacher_seed_record(1).write_text(json.dumps({"seed": 1, "run_key": {**recipe, "seed": 1}}))
+    assert [r["seed"] for r in art.teacher_records()] == [42, 1]  # the students' teacher first
+    art.teacher_seed_record(2).write_text(json.dumps({"seed": 2, "run_key": {**recipe, "seed": 2, "learning_rate": 5e-3}}))
+    with pytest.raises(ValueError, match="seed2.json was trained with another learning_rate than the teacher"):
+        art.teacher_records()

@@ -1,9 +1,10 @@
 """Statistics the book reports: seed intervals, paired tests, calibration, disagreements."""
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
-from distill_utils import metrics
+from distill_utils import metrics, paired
 
 
 def test_seed_summary_uses_a_t_interval_and_refuses_to_invent_spread():
@@ -21,15 +22,15 @@ def test_seed_summary_uses_a_t_interval_and_refuses_to_invent_spread():
 def test_paired_bootstrap_sees_pairing():
     labels = np.zeros(300, dtype=int)
     same = np.zeros(300, dtype=int)
-    identical = metrics.paired_bootstrap(labels, [same], [same])
+    identical = paired.paired_bootstrap(labels, [same], [same])
     assert identical["difference"] == 0 and identical["p_value"] == 1.0
     worse = same.copy()
     worse[:30] = 1  # b wrong on 30 sentences a gets right
-    result = metrics.paired_bootstrap(labels, [same, same], [worse, worse], n_resamples=2000)
+    result = paired.paired_bootstrap(labels, [same, same], [worse, worse], n_resamples=2000)
     assert result["difference"] == pytest.approx(0.1)
     assert result["p_value"] < 0.01 and result["ci_low"] > 0
     with pytest.raises(ValueError):
-        metrics.paired_bootstrap(labels, [same[:10]], [same])
+        paired.paired_bootstrap(labels, [same[:10]], [same])
 
 
 def test_expected_calibration_error_on_a_known_case():
@@ -47,22 +48,60 @@ def test_expected_calibration_error_on_a_known_case():
 def test_compare_variants_and_disagreements():
     labels = np.array([0, 1, 2, 1])
     eye = np.eye(3) * 5
-    teacher = {"test_logits": eye[[0, 1, 2, 1]].tolist()}
+    teacher = {"seed": 1, "test_logits": eye[[0, 1, 2, 1]].tolist()}
     records = [{"model": "s", "mode": mode, "seed": seed, "test_logits": eye[preds].tolist()}
                for seed in (1, 2) for mode, preds in (("kd", [0, 1, 2, 2]), ("plain", [0, 0, 2, 2]))]
-    table = metrics.compare_variants(records, teacher, labels, [("s", "kd", "plain"), ("s", "kd", "teacher")])
+    table = paired.compare_variants(records, [teacher], labels, [("s", "kd", "plain"), ("s", "kd", "teacher")])
     assert table.loc[0, "difference_points"] == pytest.approx(25.0)
     assert table.loc[1, "difference_points"] == pytest.approx(-25.0)
     assert table.loc[0, "seeds"] == 2 and table.loc[0, "mcnemar_p_per_seed"] == "1.000, 1.000"
+    assert table.loc[1, "seeds_b"] == 1
     with pytest.raises(ValueError, match="no seeds in common"):
-        metrics.compare_variants(records, teacher, labels, [("s", "kd", "hidden")])
+        paired.compare_variants(records, [teacher], labels, [("s", "kd", "hidden")])
     table = metrics.disagreements(["a", "b", "c", "d"], labels, teacher["test_logits"], records[0]["test_logits"])
     assert list(table["sentence"]) == ["d"] and table.loc[0, "right"] == "teacher"
 
 
+def test_bootstrap_carries_the_seed_noise_of_both_models():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 300)
+    student = [labels.copy() for _ in range(3)]
+    good, bad = labels.copy(), labels.copy()
+    bad[:60] = (bad[:60] + 1) % 3  # one teacher seed is 20 points worse than the other two
+    steady = paired.paired_bootstrap(labels, student, [good, good, good], n_resamples=4000)
+    noisy = paired.paired_bootstrap(labels, student, [good, good, bad], n_resamples=4000)
+    assert steady["ci_high"] - steady["ci_low"] == pytest.approx(0.0)
+    assert noisy["difference"] == pytest.approx(0.2 / 3)
+    # resampling the teacher's seeds: a resample may draw the bad seed three times, or never
+    assert noisy["ci_low"] == pytest.approx(0.0) and noisy["ci_high"] > 0.15
+    # paired seeds are drawn together: a student that copies its control seed by seed differs by 0
+    twin = paired.paired_bootstrap(labels, [good, good, bad], [good, good, bad], paired_seeds=True)
+    assert twin["ci_low"] == twin["ci_high"] == 0.0
+    with pytest.raises(ValueError, match="as many runs"):
+        paired.paired_bootstrap(labels, [good], [good, bad], paired_seeds=True)
+
+
+def test_ece_bootstrap_matches_the_ece_and_finds_a_real_gap():
+    labels = np.array([0] * 320 + [1] * 80)
+    overconfident = np.tile(np.log([0.98, 0.01, 0.01]), (400, 1))  # ECE 0.18
+    honest = np.tile(np.log([0.8, 0.1, 0.1]), (400, 1))  # ECE 0
+    result = paired.paired_bootstrap_ece(labels, [overconfident], [honest], n_resamples=2000)
+    assert result["difference"] == pytest.approx(metrics.expected_calibration_error(labels, overconfident))
+    # a resample's accuracy moves both ECEs: the gap shrinks only where accuracy nears 0.89
+    assert result["ci_low"] > 0.05 and result["p_value"] < 0.01
+    same = paired.paired_bootstrap_ece(labels, [honest], [honest], n_resamples=500)
+    assert same["difference"] == 0 and same["p_value"] == 1.0
+
+
+def test_holm_family_holds_accuracy_and_calibration_tests():
+    tests = paired.with_holm(pd.DataFrame({"bootstrap_p": [0.01, 0.5], "ece_p": [0.02, 0.04]}))
+    assert tests["holm_p"].tolist() == pytest.approx([0.04, 0.5])
+    assert tests["ece_holm_p"].tolist() == pytest.approx([0.06, 0.08])
+
+
 def test_holm_adjustment_matches_the_textbook_example():
     # Holm (1979) style: p = 0.01, 0.04, 0.03, 0.005 -> sorted 0.005*4, 0.01*3, 0.03*2, 0.04*1
-    adjusted = metrics.holm_adjust([0.01, 0.04, 0.03, 0.005])
+    adjusted = paired.holm_adjust([0.01, 0.04, 0.03, 0.005])
     assert adjusted == pytest.approx([0.03, 0.06, 0.06, 0.02])
-    assert metrics.holm_adjust([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1
-    assert metrics.holm_adjust([]) == []
+    assert paired.holm_adjust([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1
+    assert paired.holm_adjust([]) == []

@@ -87,10 +87,11 @@ def test_significance_sentences_and_goals():
              "ci_high_points": -0.10, "bootstrap_p": 0.029}]
     first, second = narrative.significance_sentences(rows)
     assert "is level with its plain control" in first and first.endswith("not significant.")
-    assert "is 1.57 points behind the teacher (95% CI over sentences -3.15 to -0.10, p = 0.029): significant." in second
+    assert "is 1.57 points behind the teacher (95% interval over sentences and seeds -3.15 to -0.10, p = 0.029): significant." in second
     assert narrative.goals_sentence([], "smoke").startswith("The smoke profile sets itself no targets")
-    assert "2 targets" in narrative.goals_sentence([{"met": True}, {"met": False}], "cpu")
-    assert "1 of them were met" in narrative.goals_sentence([{"met": True}, {"met": False}], "cpu")
+    goals = [{"met": True, "target": ">= 98%"}, {"met": False, "target": "<= 1x"}, {"met": None, "target": "reported"}]
+    assert "2 targets" in narrative.goals_sentence(goals, "cpu")
+    assert "1 of them were met (1 more figures are reported" in narrative.goals_sentence(goals, "cpu")
 
 
 def test_reference_intervals_are_computed_once_from_the_reference():
@@ -119,3 +120,25 @@ def test_variants_parameter_is_checked_before_any_work():
         parse_variants("fp32,fp8")
     with pytest.raises(ValueError, match="must include fp32"):
         parse_variants("onnx-int8")
+
+
+def test_calibration_and_chapter4_summary_state_their_tests():
+    summary, tests = summary_and_tests()
+    summary = pd.concat([summary, pd.DataFrame([{"model": "t", "mode": "teacher", "seeds": 3,
+                                                 "accuracy_mean": 0.97}])], ignore_index=True)
+    ece = {"ece_difference_points": [-2.1, 0.5, 0.0], "ece_p": [0.001, 0.4, 1.0], "ece_holm_p": [0.004, 0.8, 1.0]}
+    budget_tests = pd.DataFrame([{"model": "s", "a": "soft pool @ 3%", "b": "hard pool @ 3%",
+                                  "difference_points": 0.6, "bootstrap_p": 0.3, "ece_difference_points": 0.0,
+                                  "ece_p": 1.0}])
+    tests = pd.concat([tests.assign(**ece), budget_tests], ignore_index=True)
+    lines = narrative.calibration_findings(tests, ["s"])
+    assert lines == ["* **s**: calibration error (ECE) of the distilled student minus the plain one: "
+                     "-2.10 points, significantly lower (p = 0.004)."]
+    budget = pd.DataFrame([{"mode": mode, "fraction": 0.03, "labelled": 50, "accuracy_mean": acc}
+                           for mode, acc in (("hard", 0.75), ("soft pool", 0.92), ("hard pool", 0.915))])
+    summary_lines = narrative.chapter4_summary(tests, summary, budget, {"mean": 0.95}, ["s"], "s")
+    assert len(summary_lines) == 4
+    assert "+1.00 points, not distinguishable" in summary_lines[0]
+    assert "reaches 75.0% on hard labels alone and 92.0% with the teacher's soft labels" in summary_lines[2]
+    assert "against 95.0% with every label" in summary_lines[2] and "+0.60 points" in summary_lines[2]
+    assert "97.00% on average over its 3 seed(s)" in summary_lines[3]

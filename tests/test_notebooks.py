@@ -158,7 +158,7 @@ def test_validation_sweep_tool_reports_validation_only(smoke_run, tmp_path):
     assert table["student"] == "tiny-bert-copy" and table["epochs"] == 1.0 and table["seeds"] == [7]
     assert table["learning_rate"] == 0.002
     assert [(r["alpha"], r["temperature"]) for r in table["rows"]] == [(0.1, 2.0), (0.9, 2.0), (1.0, None)]
-    assert all(set(r) == {"seed", "alpha", "temperature", "val_accuracy", "val_macro_f1", "val_correct"}
+    assert all(set(r) == {"seed", "alpha", "temperature", "val_accuracy", "val_macro_f1", "val_correct", "train_s"}
                for r in table["rows"])
     assert "best on validation: alpha" in done.stdout
     assert "learning rate 0.002, seeds 7" in done.stdout

@@ -81,21 +81,54 @@ def test_reference_comparison_compares_latency_as_ratios():
     assert table.loc[("this book (cpu)", "student (kd)"), "95% CI"] == "93.00 to 97.00"
 
 
-def test_goal_checks_report_met_and_missed_goals():
+def test_goal_checks_report_met_missed_and_reported_figures():
     import pandas as pd
 
     from distill_utils.profiles import Goals
 
-    cfg = resolve_config("smoke").replace(goals=Goals(0.97, 1.5, 1.8))
-    training = pd.DataFrame([{"model": cfg.teacher, "mode": "teacher", "accuracy_mean": 0.9705},
-                             {"model": cfg.students[0], "mode": "kd", "accuracy_mean": 0.9548}])
-    models = [{"model": cfg.students[0], "mode": "kd", "variant": "fp32", "speedup_vs_teacher": 1.9}]
-    goals = results.goal_checks(training, models, cfg)
-    assert [g["met"] for g in goals] == [True, False, True]
-    assert goals[1]["measured"] == "1.57 points"
+    cfg = resolve_config("cpu")
+    student, pruned, budget_student = cfg.students[0], cfg.students[2], cfg.budget_student
+    training = pd.DataFrame([
+        {"model": cfg.teacher, "mode": "teacher", "seeds": 3, "accuracy_mean": 0.9705,
+         "accuracy_ci_low": 0.96, "accuracy_ci_high": 0.98},
+        {"model": budget_student, "mode": "plain", "seeds": 3, "accuracy_mean": 0.95,
+         "accuracy_ci_low": 0.94, "accuracy_ci_high": 0.96}])
+    comparisons = [
+        {"model": pruned, "a": "kd", "b": "teacher", "difference_points": -0.8, "ci_low_points": -2.0,
+         "ci_high_points": 0.4, "holm_p": 0.5},
+        {"model": student, "a": "kd", "b": "plain", "difference_points": 0.3, "ci_low_points": -0.5,
+         "ci_high_points": 1.1, "holm_p": 0.9}]
+    budget = {"student": budget_student, "summary": [
+        {"mode": "soft pool", "fraction": 0.03, "labelled": 50, "accuracy_mean": 0.93},
+        {"mode": "soft pool", "fraction": 0.1, "labelled": 170, "accuracy_mean": 0.94}],
+        "tests": [{"a": "soft pool @ 3%", "b": "hard pool @ 3%", "difference_points": 0.5,
+                   "ci_low_points": -0.4, "ci_high_points": 1.4}]}
+    experiments = {"budget": budget, "cost": [
+        {"student": student, "mode": "kd (cached teacher logits)", "ratio_vs_plain": 1.05},
+        {"student": pruned, "mode": "kd (cached teacher logits)", "ratio_vs_plain": 1.2}]}
+    models = [{"model": cfg.teacher, "label": "teacher", "role": "teacher", "mode": "teacher", "variant": "fp32",
+               "speedup_vs_teacher": 1.0, "seeds": [42], "accuracy": {"mean": 0.97, "std": None, "ci_low": None,
+               "ci_high": None}},
+              {"model": student, "label": student, "role": "student", "mode": "kd", "variant": "fp32",
+               "speedup_vs_teacher": 2.1, "seeds": [42], "accuracy": {"mean": 0.962, "std": None,
+               "ci_low": None, "ci_high": None}}]
+    models = [{**m, "macro_f1": m["accuracy"], "ece": m["accuracy"], "parameters": 1, "size_mb": 1.0,
+               "disk_mb": None, "latency_ms": {"median": 1.0, "p95": 1.0}, "throughput": {"samples_per_s": 1.0},
+               "correct_per_seed": [1]} for m in models]
+    goals = {g["goal"].split(":")[0].split(",")[0]: g for g in
+             results.goal_checks(cfg, training, comparisons, models, experiments)}
+    teacher = goals["teacher test accuracy"]
+    assert teacher["met"] is False and teacher["95% interval"] == "96.00 to 98.00% (over seeds)"
+    assert goals[f"distilled {pruned}"]["met"] is True and goals[f"distilled {pruned}"]["measured"] == "-0.80 points"
+    assert goals[student]["met"] is None and goals[student]["target"] == "reported"
+    assert goals[budget_student]["measured"] == "-2.00 points" and goals[budget_student]["met"] is True
+    assert goals["soft minus hard pool labels"]["met"] is None
+    assert goals[f"distilled {student}"]["met"] is True  # 2.1x >= 2.0x
+    assert goals["fastest variant within 1 point of the teacher"]["met"] is False  # 2.1x < 10x
+    assert goals["a distillation step (cached teacher logits) against a plain step"]["met"] is False  # 1.2x
     # a profile without targets (smoke, ci) reports none rather than goals it never aimed at
-    assert results.goal_checks(training, models, resolve_config("smoke")) == []
-    assert resolve_config("cpu").goals == Goals(0.97, 1.5, 1.8)
+    assert results.goal_checks(resolve_config("smoke"), training, comparisons, models, experiments) == []
+    assert resolve_config("cpu").goals == Goals()
 
 
 def test_load_results_names_what_is_wrong(tmp_path):
