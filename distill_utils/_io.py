@@ -25,6 +25,12 @@ def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def is_main_process() -> bool:
+    """False in the other processes of a multi-process run (`accelerate launch` sets ``RANK``):
+    they compute what the main process computes, and only the main process writes it."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `target`; rename it onto `target` only if the block succeeds.
@@ -32,8 +38,14 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     Works for files and directories. A failure (or a kill) leaves `target` untouched and the
     temporary path, whose name starts with `.tmp-`, is removed or ignored by every reader; a kill
     between the two renames of a directory replace is undone by `recover` on the next write or read.
+    In a process other than the main one (`is_main_process`) the block writes to a scratch folder
+    that is thrown away: only the main process writes artifacts and caches.
     """
     target = Path(target)
+    if not is_main_process():
+        with tempfile.TemporaryDirectory(prefix=".rank-") as scratch:
+            yield Path(scratch) / target.name
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
     recover(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{target.name}-{os.getpid()}-", dir=target.parent))

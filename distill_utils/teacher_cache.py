@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ._io import atomic_path, read_json, write_json
+from ._io import atomic_path, is_main_process, read_json, write_json
 from .artifacts import Artifacts, checkpoint_fingerprint, display_path
 from .data import sentences_fingerprint
 from .models import load_checkpoint, predict_logits
@@ -86,7 +86,8 @@ def cache_teacher_hidden(art: Artifacts, student: str, df: pd.DataFrame, layers:
     key_path = cache_path.with_suffix(".json")
     if cache_path.is_file() and _read_cache(key_path) == key:
         return np.load(cache_path)
-    key_path.unlink(missing_ok=True)  # the key is written last: a killed run leaves no stale key
+    if is_main_process():  # the key is written last: a killed run leaves no stale key
+        key_path.unlink(missing_ok=True)
     model, tokenizer = load_checkpoint(teacher_dir)
     model.eval()
     order = np.argsort([len(s) for s in sentences], kind="stable")

@@ -7,6 +7,7 @@ Progress bars and log lines stay out of the book: the Trainer's log history is r
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,11 @@ def mixed_precision(requested: bool = True) -> str:
     if cpu._is_amx_tile_supported() or cpu._is_avx512_bf16_supported():
         return "bf16"
     return "no"
+
+
+def training_processes() -> int:
+    """How many processes train together (`accelerate launch` sets ``WORLD_SIZE``; 1 otherwise)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def tokenize_frame(df: pd.DataFrame, tokenizer, max_length: int, *, with_rows: bool = False,
@@ -220,12 +226,15 @@ def train_classifier(model, tokenizer, train_df: pd.DataFrame, eval_df: pd.DataF
     """
     set_seed(seed)
     precision = mixed_precision(bf16)
+    processes = training_processes()
+    if batch_size % processes:
+        raise ValueError(f"batch_size {batch_size} must split evenly over {processes} processes")
     args = TrainingArguments(
         output_dir=str(scratch_dir),
         num_train_epochs=epochs,
         max_steps=max_steps if max_steps else -1,
         learning_rate=learning_rate,
-        per_device_train_batch_size=batch_size,
+        per_device_train_batch_size=batch_size // processes,  # the same batch, shared out
         per_device_eval_batch_size=64,
         warmup_steps=warmup_ratio,
         weight_decay=weight_decay,

@@ -1,5 +1,7 @@
 """Model registry, offline weights, layer copies and profiles."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -153,3 +155,24 @@ def test_agreement_is_accepted_as_int_or_str_and_recorded_as_used(value, expecte
 def test_bad_seeds_name_the_parameter(value, message):
     with pytest.raises(ValueError, match=message):
         resolve_config("smoke", seeds=value)
+
+
+def test_colab_readers_get_the_seed_profile_and_the_configured_repository(monkeypatch):
+    import sys
+    import types
+
+    import nbformat
+    import yaml
+
+    from distill_utils.profiles import get_profile
+
+    monkeypatch.delenv("DISTILL_PROFILE", raising=False)
+    assert get_profile().profile == "cpu"
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    assert get_profile().profile == "seed"  # Colab has the Hub, not the cpu profile's wheels
+    assert get_profile("smoke").profile == "smoke"  # a named profile still wins
+    repo = Path(__file__).resolve().parent.parent
+    url = yaml.safe_load((repo / "_config.yml").read_text())["repository"]["url"]
+    cells = {nbformat.read(p, 4).cells[0].source for p in sorted((repo / "notebooks").glob("0*.ipynb"))}
+    assert len(cells) == 1  # one Colab cell, the same in every chapter
+    assert f'os.environ.get("KD_BOOK_REPO", "{url}")' in cells.pop()

@@ -1,0 +1,77 @@
+"""Teacher and student training from the command line, in one process or several.
+
+The notebooks train in one process. For more cores or GPUs, `accelerate launch` starts this module
+once per process; the `Trainer` shares each batch out over them (distributed data parallel: gloo on
+CPUs, NCCL on GPUs), and only the main process writes checkpoints, run records and caches (every
+write goes through `_io.atomic_path`, which the other processes skip). The artifacts are those the
+notebooks write, so chapter 5 benchmarks what this trained. It needs chapter 1's splits.
+
+    python -m distill_utils.launch teacher --profile smoke
+    accelerate launch --cpu --num_processes 2 -m distill_utils.launch teacher --profile smoke
+    accelerate launch --multi_gpu --num_processes 4 -m distill_utils.launch students --profile seed \\
+        --alpha 0.5 --temperature 4
+"""
+from __future__ import annotations
+
+import argparse
+import os
+
+from ._io import read_json
+from .artifacts import Artifacts
+from .data import read_splits
+from .experiments import best_sweep_point, fine_tune_teachers, train_students
+from .profiles import resolve_config
+from .teacher_cache import cache_teacher_logits
+
+
+def _steps(record: dict) -> int:
+    """Optimizer steps this process took (each process takes its share of every batch)."""
+    return max((entry.get("step", 0) for entry in record.get("log_history", [])), default=0)
+
+
+def _loss_settings(args, art: Artifacts) -> tuple[float, float]:
+    """alpha and T: given, or chapter 4's sweep choice when it has run."""
+    if args.alpha is not None and args.temperature is not None:
+        return args.alpha, args.temperature
+    if art.sweep.is_file():
+        import pandas as pd
+
+        alpha, temperature = best_sweep_point(pd.DataFrame(read_json(art.sweep)["rows"]))
+        return (args.alpha if args.alpha is not None else alpha,
+                args.temperature if args.temperature is not None else temperature)
+    raise SystemExit("students: give --alpha and --temperature, or run chapter 4's sweep first")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("role", choices=("teacher", "students"),
+                        help="teacher: every teacher seed; students: every student, distilled and plain")
+    parser.add_argument("--profile", default=None)
+    parser.add_argument("--artifacts-dir", default=None)
+    parser.add_argument("--seeds", default=None, help="comma-separated seeds (teacher seeds for 'teacher')")
+    parser.add_argument("--alpha", type=float, default=None)
+    parser.add_argument("--temperature", type=float, default=None)
+    args = parser.parse_args(argv)
+    seeds_key = "teacher_seeds" if args.role == "teacher" else "seeds"
+    try:
+        cfg = resolve_config(args.profile, artifacts_dir=args.artifacts_dir,
+                             **({seeds_key: args.seeds} if args.seeds else {}))
+        art = Artifacts.of(cfg)
+        splits = read_splits(art.require_splits())
+    except (ValueError, FileNotFoundError) as error:
+        parser.error(str(error))
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    if args.role == "teacher":
+        records = fine_tune_teachers(cfg, art, splits)
+    else:
+        alpha, temperature = _loss_settings(args, art)
+        logits = cache_teacher_logits(art, {"train": splits["train"]}, cfg.max_length)["train"]
+        records = train_students(cfg, art, splits, logits, alpha=alpha, temperature=temperature)
+    for record in records:
+        name = record["model"] + (f" ({record['mode']})" if record.get("mode") else "")
+        print(f"[rank {rank} of {world}] {name}, seed {record['seed']}: {_steps(record)} optimizer steps, "
+              f"test accuracy {100 * record['test']['accuracy']:.2f}%", flush=True)
+
+
+if __name__ == "__main__":
+    main()
