@@ -7,14 +7,19 @@ write goes through `_io.atomic_path`, which the other processes skip). The artif
 notebooks write, so chapter 5 benchmarks what this trained. It needs chapter 1's splits.
 
     python -m distill_utils.launch teacher --profile smoke
-    accelerate launch --cpu --num_processes 2 -m distill_utils.launch teacher --profile smoke
     accelerate launch --multi_gpu --num_processes 4 -m distill_utils.launch students --profile seed \\
         --alpha 0.5 --temperature 4
+
+On a machine without GPUs the same ``--multi_gpu`` command starts the processes with torchrun and
+they train on the CPU over gloo (``accelerate launch --cpu`` starts one process unless MPI is set
+up): ``accelerate launch --multi_gpu --num_processes 2 -m distill_utils.launch teacher``.
 """
 from __future__ import annotations
 
 import argparse
 import os
+
+import torch.distributed as dist
 
 from ._io import read_json
 from .artifacts import Artifacts
@@ -61,6 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    backend = lambda: dist.get_backend() if dist.is_available() and dist.is_initialized() else "one process"  # noqa: E731
     if args.role == "teacher":
         records = fine_tune_teachers(cfg, art, splits)
     else:
@@ -69,8 +75,8 @@ def main(argv: list[str] | None = None) -> None:
         records = train_students(cfg, art, splits, logits, alpha=alpha, temperature=temperature)
     for record in records:
         name = record["model"] + (f" ({record['mode']})" if record.get("mode") else "")
-        print(f"[rank {rank} of {world}] {name}, seed {record['seed']}: {_steps(record)} optimizer steps, "
-              f"test accuracy {100 * record['test']['accuracy']:.2f}%", flush=True)
+        print(f"[rank {rank} of {world}, {backend()}] {name}, seed {record['seed']}: {_steps(record)} optimizer "
+              f"steps, test accuracy {100 * record['test']['accuracy']:.2f}%", flush=True)
 
 
 if __name__ == "__main__":

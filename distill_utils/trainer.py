@@ -21,7 +21,7 @@ from transformers import (DataCollatorWithPadding, Trainer, TrainerCallback, Tra
                           set_seed)
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-from ._io import atomic_path, write_json
+from ._io import atomic_path, is_main_process, write_json
 from .artifacts import RUN_FILE, WEIGHTS_FILE
 from .losses import distillation_loss, hidden_state_loss
 from .metrics import classification_metrics
@@ -285,8 +285,11 @@ def train_classifier(model, tokenizer, train_df: pd.DataFrame, eval_df: pd.DataF
 
 
 def save_checkpoint(model, tokenizer, directory: str | Path, info: dict) -> Path:
-    """Save weights (safetensors), tokenizer and run info; the folder appears only when complete."""
+    """Save weights (safetensors), tokenizer and run info; the folder appears only when complete.
+    Only the main process of a multi-process run saves (the others hold the same weights)."""
     directory = Path(directory)
+    if not is_main_process():
+        return directory
     with atomic_path(directory) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)

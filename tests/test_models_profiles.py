@@ -16,7 +16,7 @@ def test_unknown_model_lists_valid_names():
 
 def test_unknown_profile_lists_valid_profiles(monkeypatch):
     monkeypatch.delenv("DISTILL_PROFILE", raising=False)
-    with pytest.raises(ValueError, match="unknown profile 'gpu'; valid profiles: cpu, seed, ci, smoke"):
+    with pytest.raises(ValueError, match="unknown profile 'gpu'; valid profiles: cpu, seed, seed-smoke, ci, smoke"):
         get_profile("gpu")
 
 

@@ -50,7 +50,7 @@ def build_seed_models(root: str | Path) -> Path:
     }
     for repo, (model_class, tokenizer_class, config) in specs.items():
         target = models / repo
-        if (target / "model.safetensors").is_file():
+        if target.is_dir():  # written whole, by one rename
             continue
         tmp = target.with_name(target.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
