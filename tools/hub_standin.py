@@ -14,7 +14,7 @@ their real classes and configurations (BERT 2 x 64, DistilBERT 2 x 64: DistilBER
 differ from BERT's, ``n_layers``, ``dim``, and its tokenizer gives no ``token_type_ids``), with the
 real WordPiece vocabulary (all-MiniLM-L6-v2 ships bert-base-uncased's).
 
-    python tools/hub_standin.py --root /tmp/hub --build-seed-models   # prints HF_ENDPOINT
+    python tools/hub_standin.py --root hub-standin --build-seed-models   # prints HF_ENDPOINT
 """
 from __future__ import annotations
 
