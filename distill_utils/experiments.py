@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from transformers import AutoConfig
 
-from ._io import as_json, is_main_process, write_json
+from ._io import as_json, is_main_process, training_processes, write_json
 from .artifacts import Artifacts, checkpoint_fingerprint
 from .losses import check_distillation_params
 from .models import MODELS, load_checkpoint, load_pretrained
@@ -21,8 +21,7 @@ from .runs import array_fingerprint, cached_run, frame_fingerprint, remember_run
 from .data import split_agreement
 from .subsets import budget_subsets
 from .teacher_cache import cache_teacher_hidden, hidden_layer_map
-from .trainer import (TrainResult, evaluate_checkpoint, mixed_precision, save_checkpoint, train_classifier,
-                      training_processes)
+from .trainer import TrainResult, evaluate_checkpoint, mixed_precision, save_checkpoint, train_classifier
 
 
 def _model_key(name: str) -> dict:

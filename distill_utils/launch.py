@@ -21,7 +21,7 @@ import os
 
 import torch.distributed as dist
 
-from ._io import read_json
+from ._io import read_json, training_processes
 from .artifacts import Artifacts
 from .data import read_splits
 from .experiments import best_sweep_point, fine_tune_teachers, train_students
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
         splits = read_splits(art.require_splits())
     except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
-    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    rank, world = int(os.environ.get("RANK", "0")), training_processes()
     backend = lambda: dist.get_backend() if dist.is_available() and dist.is_initialized() else "one process"  # noqa: E731
     if args.role == "teacher":
         records = fine_tune_teachers(cfg, art, splits)

@@ -22,6 +22,7 @@ from .benchmark import cpu_name
 from .data import read_splits, split_agreement
 from .metrics import runs_frame, seed_summary, summarise_runs
 from .paired import compare_variants, comparison_pairs, with_holm
+from .models import MODELS
 from .notebook import library_hash, run_metadata
 from .runs import check_trained_on
 from .reference import FINBERT, REFERENCE
@@ -162,7 +163,7 @@ def goal_checks(cfg, training: pd.DataFrame, comparisons: list[dict], models: li
         if teacher["accuracy_ci_low"] is not None else None,
         teacher["accuracy_mean"] >= goals.teacher_accuracy_min)
     tests = {(c["model"], c["a"], c["b"]): c for c in comparisons}
-    pruned = next((s for s in cfg.students if s.startswith("pruned-teacher")), None)
+    pruned = next((s for s in cfg.students if MODELS[s].source == "layer-copy"), None)  # cut from the teacher
     if pruned and (pruned, "kd", "teacher") in tests:
         c = tests[(pruned, "kd", "teacher")]
         add(f"distilled {pruned}: accuracy minus the teacher's", f">= -{goals.pruned_gap_max_points} points",

@@ -7,7 +7,6 @@ Progress bars and log lines stay out of the book: the Trainer's log history is r
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from transformers import (DataCollatorWithPadding, Trainer, TrainerCallback, Tra
                           set_seed)
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-from ._io import atomic_path, is_main_process, write_json
+from ._io import atomic_path, is_main_process, training_processes, write_json
 from .artifacts import RUN_FILE, WEIGHTS_FILE
 from .losses import distillation_loss, hidden_state_loss
 from .metrics import classification_metrics
@@ -38,11 +37,6 @@ def mixed_precision(requested: bool = True) -> str:
     if cpu._is_amx_tile_supported() or cpu._is_avx512_bf16_supported():
         return "bf16"
     return "no"
-
-
-def training_processes() -> int:
-    """How many processes train together (`accelerate launch` sets ``WORLD_SIZE``; 1 otherwise)."""
-    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def tokenize_frame(df: pd.DataFrame, tokenizer, max_length: int, *, with_rows: bool = False,
