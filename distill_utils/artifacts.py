@@ -191,6 +191,10 @@ class Artifacts:
         """The record of a finished run that saved no checkpoint (`runs`), by its key."""
         return self.root / "runs" / f"{key_sha}.json"
 
+    def run_checkpoint(self, key_sha: str) -> Path:
+        """Weights kept by an unsaved run (a sweep point) until a saved run with its key claims them."""
+        return self.root / "runs" / key_sha
+
     def provenance(self, notebook: str) -> Path:
         return self.root / "provenance" / f"{notebook}.json"
 

@@ -1,21 +1,19 @@
 """One uniform benchmark record per model variant: accuracy, size and speed, measured side by side.
 
-In the spirit of NLP with Transformers (ch. 8): `PerformanceBenchmark` measures one model variant;
-`benchmark_profile` measures the teacher and the students of a profile, each in every variant
-(`variants`: fp32, bf16 autocast, torch dynamic int8, ONNX Runtime fp32 and int8), in one process, with the
-same sentences and threads, so ratios between them are meaningful. Latency is the forward pass on
-pre-tokenized inputs (tokenization excluded), after a warm-up. FLOPs per sample come from the
-model's shapes and the real token counts, and achieved GFLOP/s is set against a matrix-multiply
-peak measured on the same machine.
+In the spirit of NLP with Transformers (ch. 8): `PerformanceBenchmark` scores one model variant;
+`benchmark_profile` runs the teacher and the students of a profile, each in every variant (fp32,
+bf16 autocast, torch dynamic int8, ONNX Runtime fp32 and int8), in one process with the same
+sentences and threads, and times them all interleaved (`latency`), so ratios carry intervals.
+Latency is the forward pass on pre-tokenized inputs (tokenization excluded). FLOPs per sentence
+come from the model's shapes at the real token counts; achieved GFLOP/s is set against a
+matrix-multiply peak measured on the same machine (`machine`).
 
 Command line (prints the table): ``python -m distill_utils.benchmark --profile cpu``
 """
 from __future__ import annotations
 
 import argparse
-import platform
 from importlib import metadata
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +23,8 @@ import torch
 from ._io import write_json
 from .artifacts import Artifacts, check_same_teacher, read_run
 from .data import read_splits
+from .latency import latency_summary, time_interleaved
+from .machine import cpu_flags, cpu_name, matmul_peak_gflops
 from .metrics import classification_metrics, expected_calibration_error
 from .models import count_parameters, load_checkpoint
 from .profiles import resolve_config
@@ -32,17 +32,7 @@ from .variants import (VARIANT_DTYPE, VARIANT_ENGINE, VARIANTS, Variant, Variant
                        parse_variants, torch_threads)
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-# --------------------------------------------------------------------------- FLOPs and peak
+# --------------------------------------------------------------------------- FLOPs
 
 def forward_flops(config, sequence_length: int, batch_size: int = 1) -> int:
     """Multiply-add FLOPs (2 per MAC) of one encoder forward pass with a classification head.
@@ -56,28 +46,6 @@ def forward_flops(config, sequence_length: int, batch_size: int = 1) -> int:
     per_layer = 8 * n * d * d + 4 * n * n * d + 4 * n * d * f
     head = 2 * (d * d + d * int(config.num_labels))
     return int(batch_size) * (int(config.num_hidden_layers) * per_layer + head)
-
-
-def matmul_peak_gflops(dtype: torch.dtype = torch.float32, size: int = 1024, repeats: int = 20,
-                       threads: int | None = None) -> float | None:
-    """Best achieved GFLOP/s of a square matrix multiply: what this CPU does at its best.
-
-    None when the dtype is not supported here (e.g. bf16 on a CPU without bf16 instructions).
-    """
-    with torch_threads(threads):
-        try:
-            a = torch.randn(size, size).to(dtype)
-            b = torch.randn(size, size).to(dtype)
-            for _ in range(3):
-                a @ b
-        except RuntimeError:
-            return None
-        best = float("inf")
-        for _ in range(repeats):
-            start = time.perf_counter()
-            a @ b
-            best = min(best, time.perf_counter() - start)
-    return 2 * size**3 / best / 1e9
 
 
 # --------------------------------------------------------------------------- measurement
@@ -121,40 +89,26 @@ class PerformanceBenchmark:
                 "size_mb": sum(p.numel() * 4 for p in self.model.parameters()) / 2**20,
                 "disk_mb": self.runner.disk_mb}
 
-    def time_latency(self, warmup: int = 10) -> dict:
+    def latency_inputs(self) -> list[dict]:
+        """Batch-1 inputs for the interleaved timing (`latency.time_interleaved`): the test
+        sentences in order, as many as ``latency_runs``, through this model's tokenizer."""
         sentences = list(self.test_df["sentence"])
-        inputs = [self._encode([sentences[i % len(sentences)]]) for i in range(self.latency_runs)]
-        for batch in inputs[:warmup]:
-            self.runner.forward(batch)
-        times = []
-        for batch in inputs:
-            start = time.perf_counter()
-            self.runner.forward(batch)
-            times.append(time.perf_counter() - start)
-        times = np.asarray(times)
-        tokens = [int(b["input_ids"].shape[1]) for b in inputs]
-        flops = [forward_flops(self.model.config, n) for n in tokens]
-        return {"latency_ms_median": float(np.median(times) * 1000),
-                "latency_ms_p95": float(np.percentile(times, 95) * 1000),
-                "latency_ms_mean": float(times.mean() * 1000), "latency_ms_std": float(times.std(ddof=1) * 1000),
-                "latency_runs": len(times), "mean_tokens_batch1": float(np.mean(tokens)),
-                "gflop_per_sample": float(np.mean(flops) / 1e9),
-                "gflops_batch1": float(np.sum(flops) / times.sum() / 1e9)}
+        return [self._encode([sentences[i % len(sentences)]]) for i in range(self.latency_runs)]
 
-    def time_throughput(self) -> dict:
-        sentences = list(self.test_df["sentence"])
-        size = self.throughput_batch_size
-        batches = [self._encode([sentences[(b * size + i) % len(sentences)] for i in range(size)])
-                   for b in range(self.throughput_batches)]
-        self.runner.forward(batches[0])  # warm-up
-        start = time.perf_counter()
-        for batch in batches:
-            self.runner.forward(batch)
-        elapsed = time.perf_counter() - start
-        flops = sum(forward_flops(self.model.config, b["input_ids"].shape[1], size) for b in batches)
-        return {"throughput_samples_per_s": size * len(batches) / elapsed,
-                "throughput_batch_size": size, "throughput_batches": len(batches),
-                "gflops_batch32": flops / elapsed / 1e9}
+    def throughput_inputs(self) -> list[dict]:
+        sentences, size = list(self.test_df["sentence"]), self.throughput_batch_size
+        return [self._encode([sentences[(b * size + i) % len(sentences)] for i in range(size)])
+                for b in range(self.throughput_batches)]
+
+    def flop_counts(self) -> dict:
+        """FLOPs per sentence at the real token lengths of the timed batch-1 inputs (and of the
+        throughput batches), from the model's shapes (`forward_flops`)."""
+        tokens = [int(b["input_ids"].shape[1]) for b in self.latency_inputs()]
+        batch_flops = [forward_flops(self.model.config, b["input_ids"].shape[1], self.throughput_batch_size)
+                       for b in self.throughput_inputs()]
+        return {"mean_tokens_batch1": float(np.mean(tokens)),
+                "gflop_per_sample": float(np.mean([forward_flops(self.model.config, n) for n in tokens]) / 1e9),
+                "gflop_per_batch32": float(np.mean(batch_flops) / 1e9)}
 
     def run_accuracy(self) -> dict:
         """Accuracy, macro-F1 and ECE of this variant only (no timing): for the other seeds."""
@@ -169,6 +123,8 @@ class PerformanceBenchmark:
         return record
 
     def run_benchmark(self) -> dict:
+        """Size, accuracy and FLOP counts of this variant; the runner stays built for the
+        interleaved timing of every variant that `benchmark_profile` does afterwards."""
         record = {"model": self.name, "role": self.role, "mode": self.mode, "variant": self.variant,
                   "engine": VARIANT_ENGINE.get(self.variant), "dtype": VARIANT_DTYPE.get(self.variant),
                   "skipped": None}
@@ -182,15 +138,15 @@ class PerformanceBenchmark:
                 return record
             record.update(self.compute_size())
             record.update(self.compute_accuracy())
-            record.update(self.time_latency())
-            record.update(self.time_throughput())
+            record.update(self.flop_counts())
         peak = self.peaks.get("bf16" if self.variant == "bf16" else "fp32")
         record.update({
             "threads": threads, "peak_gflops": peak,
             "peak_basis": "bf16 matmul" if self.variant == "bf16" else "fp32 matmul",
-            "pct_of_peak_batch32": None if not peak else 100 * record["gflops_batch32"] / peak,
+            "throughput_batch_size": self.throughput_batch_size, "throughput_batches": self.throughput_batches,
             "sequence_length": f"dynamic padding, truncation at {self.max_length}",
-            "cpu": cpu_name(), "torch": torch.__version__, "onnxruntime": _version("onnxruntime"),
+            "cpu": cpu_name(), "cpu_flags": cpu_flags(), "torch": torch.__version__,
+            "onnxruntime": _version("onnxruntime"),
         })
         return record
 
@@ -202,49 +158,58 @@ def _version(package: str) -> str | None:
         return None
 
 
+def architecture_of(model, tokenizer) -> str:
+    """What decides a model's speed: encoder type and shape, and the tokenizer (token counts)."""
+    c = model.config
+    return (f"{c.model_type} {c.num_hidden_layers} x {c.hidden_size} (feed-forward "
+            f"{getattr(c, 'intermediate_size', '?')}, {type(tokenizer).__name__} {len(tokenizer)})")
+
+
 def benchmark_profile(cfg, art: Artifacts, test_df: pd.DataFrame, student_dirs: list[Path], *,
-                      variants: tuple[str, ...] = VARIANTS,
-                      fp32_only_modes: tuple[str, ...] = ("plain",)) -> pd.DataFrame:
+                      variants: tuple[str, ...] = VARIANTS, fp32_only_modes: tuple[str, ...] = ("plain",),
+                      per_round: int = 5) -> pd.DataFrame:
     """Benchmark the run's teacher and the given students, every variant, in this process: one
     row each. ONNX exports are cached in ``art.onnx_export(checkpoint)``.
 
-    Students whose mode is in ``fp32_only_modes`` (the plain controls, same architecture as the
-    distilled ones) are measured in fp32 only. Speed-up and size ratio are against the fp32 teacher.
+    Accuracy is scored for every row. Speed is timed once per architecture and variant, all of them
+    interleaved (`latency.time_interleaved`: ``latency_runs`` batch-1 passes in rounds of
+    ``per_round``, and ``throughput_batches`` rounds of one batch of 32); a row whose architecture
+    was timed already says so in ``timed_as``. Students whose mode is in ``fp32_only_modes`` (the
+    plain controls) are scored in fp32 only. Ratios are against the fp32 teacher, with 95% intervals
+    by bootstrap over rounds.
     """
-    unknown = set(variants) - set(VARIANTS)
-    if unknown:
-        raise ValueError(f"unknown variant(s) {sorted(unknown)}; valid: {', '.join(VARIANTS)}")
-    if "fp32" not in variants:
-        raise ValueError("the fp32 variant is the baseline every ratio is measured against")
+    parse_variants(variants)
     peaks = {"fp32": matmul_peak_gflops(torch.float32, threads=cfg.threads),
              "bf16": matmul_peak_gflops(torch.bfloat16, threads=cfg.threads)}
     teacher_dir = art.require_teacher()
     records = {Path(directory): read_run(directory) for directory in [teacher_dir, *student_dirs]}
     check_same_teacher(teacher_dir, list(records.values())[1:], "the benchmark")
-    jobs = []
+    rows, timed, first_of = [], {}, {}
     for directory, info in records.items():
         mode = info.get("mode", "teacher")
-        for variant in variants:
-            if variant == "fp32" or mode not in fp32_only_modes:
-                jobs.append((directory, info, mode, variant))
-    rows = []
-    loaded: dict[Path, tuple] = {}
-    for directory, info, mode, variant in jobs:
-        if directory not in loaded:
-            loaded.clear()  # one model (and its export folder, keyed by its weights) at a time
-            loaded[directory] = (*load_checkpoint(directory), art.onnx_export(directory))
-        model, tokenizer, export_dir = loaded[directory]
+        model, tokenizer = load_checkpoint(directory)
+        architecture = architecture_of(model, tokenizer)
         name = info["model"] if info["role"] == "teacher" else f"{info['model']} ({mode})"
-        bench = PerformanceBenchmark(
-            model, tokenizer, test_df, name, role=info["role"], mode=mode, variant=variant,
-            max_length=cfg.max_length, latency_runs=cfg.latency_runs,
-            throughput_batches=cfg.throughput_batches, threads=cfg.threads,
-            checkpoint_dir=directory, export_dir=export_dir, peaks=peaks)
-        rows.append({**bench.run_benchmark(), "seed": info["seed"], "base_model": info["model"]})
+        for variant in variants:
+            if variant != "fp32" and mode in fp32_only_modes:
+                continue
+            bench = PerformanceBenchmark(
+                model, tokenizer, test_df, name, role=info["role"], mode=mode, variant=variant,
+                max_length=cfg.max_length, latency_runs=cfg.latency_runs,
+                throughput_batches=cfg.throughput_batches, threads=cfg.threads,
+                checkpoint_dir=directory, export_dir=art.onnx_export(directory), peaks=peaks)
+            row = {**bench.run_benchmark(), "seed": info["seed"], "base_model": info["model"],
+                   "architecture": architecture, "timed_as": None}
+            if row["skipped"] is None:
+                twin = first_of.setdefault((architecture, variant), len(rows))
+                if twin == len(rows):
+                    timed[len(rows)] = bench
+                else:
+                    row["timed_as"] = f"{rows[twin]['model']} [{variant}]"
+            rows.append(row)
+    _time_side_by_side(rows, timed, first_of, cfg, per_round)
     table = pd.DataFrame(rows)
     teacher = table[(table["role"] == "teacher") & (table["variant"] == "fp32")].iloc[0]
-    table["speedup_vs_teacher"] = teacher["latency_ms_median"] / table["latency_ms_median"]
-    table["throughput_ratio_vs_teacher"] = table["throughput_samples_per_s"] / teacher["throughput_samples_per_s"]
     table["size_ratio_vs_teacher"] = table["size_mb"] / teacher["size_mb"]
     table["disk_ratio_vs_teacher"] = table["disk_mb"] / teacher["disk_mb"]
     fp32 = table[table["variant"] == "fp32"].set_index("model")["accuracy"]
@@ -252,6 +217,37 @@ def benchmark_profile(cfg, art: Artifacts, test_df: pd.DataFrame, student_dirs: 
     table["accuracy_gap_vs_teacher"] = teacher["accuracy"] - table["accuracy"]
     table["pareto"] = pareto_front(table)
     return table
+
+
+def _time_side_by_side(rows: list[dict], timed: dict, first_of: dict, cfg, per_round: int) -> None:
+    """Time every variant in ``timed`` interleaved, at batch 1 and at batch 32, and write the
+    figures (with intervals against the fp32 teacher, row 0) into its row and its twins' rows."""
+    if 0 not in timed:
+        raise RuntimeError("the fp32 teacher could not be run: nothing to measure speed-ups against")
+    forwards = {i: bench.runner.forward for i, bench in timed.items()}
+    with torch_threads(cfg.threads):
+        batch1 = time_interleaved(forwards, {i: b.latency_inputs() for i, b in timed.items()},
+                                  rounds=max(2, cfg.latency_runs // per_round), per_round=per_round)
+        batch32 = time_interleaved(forwards, {i: b.throughput_inputs() for i, b in timed.items()},
+                                   rounds=max(2, cfg.throughput_batches), per_round=1, warmup=1)
+    latency = latency_summary(batch1, baseline=0).set_index("name")
+    throughput = latency_summary(batch32, baseline=0).set_index("name")
+    for i, row in enumerate(rows):
+        if row["skipped"] is not None:
+            continue
+        source = first_of[(row["architecture"], row["variant"])]
+        lat, thr = latency.loc[source], throughput.loc[source]
+        batch_s = thr["latency_ms_median"] / 1000
+        row.update(lat.to_dict())  # median, interval, p95 and speed-up of this architecture
+        row.update({
+            "throughput_samples_per_s": row["throughput_batch_size"] / batch_s,
+            "throughput_ratio_vs_teacher": thr["speedup_vs_teacher"],
+            "throughput_ratio_ci_low": thr["speedup_ci_low"], "throughput_ratio_ci_high": thr["speedup_ci_high"],
+            "gflops_batch1": row["gflop_per_sample"] / (row["latency_ms_median"] / 1000),
+            "gflops_batch32": row["gflop_per_batch32"] / batch_s,
+        })
+        peak = row["peak_gflops"]
+        row["pct_of_peak_batch32"] = None if not peak else 100 * row["gflops_batch32"] / peak
 
 
 def seed_accuracy(cfg, art: Artifacts, test_df: pd.DataFrame, student_dirs: list[Path], *,

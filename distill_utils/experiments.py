@@ -16,8 +16,9 @@ from transformers import AutoConfig
 from ._io import as_json, is_main_process, training_processes, write_json
 from .artifacts import Artifacts, checkpoint_fingerprint
 from .losses import check_distillation_params
+from .machine import training_machine
 from .models import MODELS, load_checkpoint, load_pretrained
-from .runs import array_fingerprint, cached_run, frame_fingerprint, remember_run, run_key
+from .runs import array_fingerprint, cached_run, frame_fingerprint, promote_checkpoint, remember_run, run_key
 from .data import split_agreement
 from .subsets import budget_subsets
 from .teacher_cache import cache_teacher_hidden, hidden_layer_map
@@ -30,12 +31,13 @@ def _model_key(name: str) -> dict:
 
 
 def _common_key(cfg, splits, train_df: pd.DataFrame, *, seed: int, epochs: float, learning_rate: float) -> dict:
-    """What every run's key holds: data, schedule, seed and precision."""
+    """What every run's key holds: data, schedule, seed, precision, processes and the machine."""
     return {"train": frame_fingerprint(train_df), "validation": frame_fingerprint(splits["validation"]),
             "test": frame_fingerprint(splits["test"]), "seed": seed, "epochs": epochs,
             "learning_rate": learning_rate, "batch_size": cfg.batch_size, "max_length": cfg.max_length,
             "warmup_ratio": cfg.warmup_ratio, "weight_decay": cfg.weight_decay,
-            "precision": mixed_precision(cfg.bf16), "processes": training_processes()}
+            "precision": mixed_precision(cfg.bf16), "processes": training_processes(),
+            "machine": training_machine()}
 
 
 def _finish_run(result: TrainResult, tokenizer, splits, cfg, out_dir: Path | None, info: dict) -> dict:
@@ -106,7 +108,7 @@ def train_student(cfg, art: Artifacts, name: str, splits: dict[str, pd.DataFrame
                   teacher_logits: np.ndarray | None = None, mode: str | None = None,
                   train_df: pd.DataFrame | None = None, epochs: float | None = None,
                   hidden_weight: float = 0.0, row_alpha: np.ndarray | None = None,
-                  save: bool = True, extra: dict | None = None) -> dict:
+                  save: bool = True, keep_checkpoint: bool = False, extra: dict | None = None) -> dict:
     """Train one student from the run's teacher and return its run record; with ``save``, the
     checkpoint goes to ``art.student(name, mode, seed)``. A finished run with the same key (`runs`)
     is read back instead of trained again.
@@ -115,8 +117,12 @@ def train_student(cfg, art: Artifacts, name: str, splits: dict[str, pd.DataFrame
     ``teacher_logits`` are the teacher's cached logits for those rows, in order. Distils when
     alpha < 1, or per sentence with ``row_alpha``; ``hidden_weight > 0`` adds the hidden-state term
     (teacher states cached on the way). ``extra`` fields go into the record (e.g. a budget fraction).
+    ``keep_checkpoint`` keeps an unsaved run's weights under its key (`Artifacts.run_checkpoint`):
+    a later saved run with the same key moves them into place instead of training again.
     """
     check_distillation_params(alpha, temperature)
+    if alpha == 1.0 and row_alpha is None and hidden_weight == 0:
+        temperature = 1.0  # plain: the teacher plays no part, so neither does T (one key for all)
     teacher_dir = art.require_teacher()
     train_df = splits["train"] if train_df is None else train_df
     epochs = cfg.student_epochs if epochs is None else epochs
@@ -127,8 +133,10 @@ def train_student(cfg, art: Artifacts, name: str, splits: dict[str, pd.DataFrame
         hidden_weight=hidden_weight, teacher=teacher_sha, teacher_logits=array_fingerprint(teacher_logits),
         row_alpha=array_fingerprint(row_alpha), extra=extra,
         **_common_key(cfg, splits, train_df, seed=seed, epochs=epochs, learning_rate=cfg.student_lr))
-    out_dir = art.student(name, mode, seed) if save else None
+    out_dir = art.student(name, mode, seed) if save else art.run_checkpoint(key_sha) if keep_checkpoint else None
     reused = cached_run(art, key_sha, out_dir)
+    if reused is None and save:
+        reused = promote_checkpoint(art.run_checkpoint(key_sha), out_dir, key_sha)
     if reused is not None:
         return reused
     model, tokenizer = load_pretrained(name, seed=seed, teacher_checkpoint=teacher_dir)
@@ -159,11 +167,13 @@ def train_student(cfg, art: Artifacts, name: str, splits: dict[str, pd.DataFrame
 def train_students(cfg, art: Artifacts, splits: dict[str, pd.DataFrame], teacher_logits: np.ndarray, *,
                    alpha: float, temperature: float) -> list[dict]:
     """Every student of the profile, for every seed: distilled (``alpha``, ``temperature``) and
-    plain (alpha = 1), the control: same model, seed, data and schedule, no teacher."""
+    plain (alpha = 1), the control: same model, seed, data and schedule, no teacher. The
+    compression students are trained distilled only."""
     records = []
     for seed in cfg.seeds:
-        for name in cfg.students:
-            for mode, a in (("kd", alpha), ("plain", 1.0)):
+        for name in cfg.students + cfg.compression_students:
+            modes = (("kd", alpha),) if name in cfg.compression_students else (("kd", alpha), ("plain", 1.0))
+            for mode, a in modes:
                 records.append(train_student(cfg, art, name, splits, seed=seed, alpha=a,
                                              temperature=temperature, teacher_logits=teacher_logits,
                                              mode=mode))
@@ -182,12 +192,16 @@ def sweep_alpha_temperature(cfg, art: Artifacts, splits: dict[str, pd.DataFrame]
     cells = [(a, t) for a in cfg.sweep_alphas for t in cfg.sweep_temperatures]
     if 1.0 not in cfg.sweep_alphas:
         cells.append((1.0, None))  # plain: the temperature plays no part
+    # on the final runs' schedule, a sweep run of a final seed is that final run for its cell:
+    # keep its weights, and `train_students` takes them instead of training the same run again
+    reusable = cfg.sweep_student in cfg.students and cfg.sweep_epochs == cfg.student_epochs
     rows = []
     for seed in cfg.sweep_seeds:
         for alpha, temperature in cells:
             info = train_student(cfg, art, cfg.sweep_student, splits, seed=seed, alpha=alpha,
                                  temperature=temperature or 1.0, teacher_logits=teacher_logits,
-                                 epochs=cfg.sweep_epochs, save=False)
+                                 epochs=cfg.sweep_epochs, save=False,
+                                 keep_checkpoint=reusable and seed in cfg.seeds)
             rows.append({"seed": seed, "alpha": alpha, "temperature": temperature,
                          "val_accuracy": info["validation"]["accuracy"],
                          "val_macro_f1": info["validation"]["macro_f1"],

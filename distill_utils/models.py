@@ -63,6 +63,16 @@ MODELS: dict[str, ModelSpec] = {
             "Pruned teacher: the fine-tuned teacher's layers 0, 2, 4, 7, 9, 11 and its classification head",
             layers=DISTIL_LAYERS, base="all-mpnet-base-v2",
         ),
+        ModelSpec(
+            "pruned-teacher-4layer", "layer-copy",
+            "Pruned teacher, 4 layers: the fine-tuned teacher's layers 0, 4, 8, 11 and its head",
+            layers=(0, 4, 8, 11), base="all-mpnet-base-v2",
+        ),
+        ModelSpec(
+            "pruned-teacher-3layer", "layer-copy",
+            "Pruned teacher, 3 layers: the fine-tuned teacher's layers 0, 6, 11 and its head",
+            layers=(0, 6, 11), base="all-mpnet-base-v2",
+        ),
         ModelSpec("bert-base-uncased", "hub", "BERT-base 12 x 768 (Hub)", hub_id="bert-base-uncased"),
         ModelSpec(
             "distilbert-base-uncased", "hub", "DistilBERT 6 x 768 (Hub)", hub_id="distilbert-base-uncased"
@@ -72,6 +82,8 @@ MODELS: dict[str, ModelSpec] = {
                   "head (smoke runs)", layers=(0,), base="tiny-bert-teacher"),
         ModelSpec("tiny-bert-copy", "layer-copy", "pruned tiny teacher: layer 0 of the fine-tuned tiny teacher "
                   "(smoke runs)", layers=(0,), base="tiny-bert-teacher"),
+        ModelSpec("tiny-bert-copy-top", "layer-copy", "pruned tiny teacher: layer 1 of the fine-tuned tiny "
+                  "teacher (smoke runs' compression student)", layers=(1,), base="tiny-bert-teacher"),
         ModelSpec("tiny-bert-random", "random-bert", "random BERT 1 x 64 (smoke runs)", dims=(1, 64, 2)),
     )
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .latency import latency_interval_text, speedup_text
 from .metrics import format_p
 
 SIGNIFICANCE_LEVEL = 0.05
@@ -135,14 +136,14 @@ def benchmark_findings(table: pd.DataFrame, seed: int, within_points: float = 1.
     students = measured[measured["role"] == "student"]
     fastest = students.sort_values("latency_ms_median").iloc[0]
     lines = [f"* The fastest student variant, **{fastest['model']} [{fastest['variant']}]**, runs "
-             f"{fastest['speedup_vs_teacher']:.1f}x faster than the fp32 teacher at batch size 1 "
-             f"({fastest['latency_ms_median']:.2f} ms) and is {gap_text(fastest['accuracy_gap_vs_teacher'])} "
+             f"{speedup_text(fastest)} faster than the fp32 teacher at batch size 1 "
+             f"({latency_interval_text(fastest)} ms; 95% intervals over timing rounds) and is {gap_text(fastest['accuracy_gap_vs_teacher'])} "
              f"on the test split (seed {seed})."]
     within = students[students["accuracy_gap_vs_teacher"] <= within_points / 100 + 1e-12]
     if len(within):
         best = within.sort_values("latency_ms_median").iloc[0]
         lines.append(f"* The fastest variant within {within_points:g} point of the teacher's accuracy is "
-                     f"**{best['model']} [{best['variant']}]**: {best['speedup_vs_teacher']:.1f}x faster, "
+                     f"**{best['model']} [{best['variant']}]**: {speedup_text(best)} faster, "
                      f"{gap_text(best['accuracy_gap_vs_teacher'])}.")
     else:
         lines.append(f"* No student variant comes within {within_points:g} point of the teacher's accuracy "
@@ -183,7 +184,7 @@ def takeaways(results: dict, table: pd.DataFrame, best: dict | None, within_poin
     teacher_size = table[table["role"] == "teacher"]["size_mb"].iloc[0]
     lines = [f"* The teacher, {settings['teacher']}, scores {teacher_acc:.2f}% on the test split.",
              f"* The distilled {first} averages {kd_acc:.2f}% over {len(results['run']['seeds'])} seeds, "
-             f"{teacher_acc - kd_acc:.2f} points below the teacher, and runs {copy['speedup_vs_teacher']:.2f}x "
+             f"{teacher_acc - kd_acc:.2f} points below the teacher, and runs {speedup_text(copy)} "
              f"faster at batch size 1 in fp32 at {copy['size_mb'] / teacher_size:.2f} of its size."]
     if best is None:
         students = table[table["role"] == "student"]
@@ -191,11 +192,11 @@ def takeaways(results: dict, table: pd.DataFrame, best: dict | None, within_poin
         lines.append(f"* No student variant averages within {within_points:g} point of the teacher. The closest is "
                      f"**{closest['model']} [{closest['variant']}]**: {100 * closest['accuracy']:.2f}%, "
                      f"{teacher_acc - 100 * closest['accuracy']:.2f} points below, "
-                     f"{closest['speedup_vs_teacher']:.1f}x faster than the fp32 teacher.")
+                     f"{speedup_text(closest)} faster than the fp32 teacher.")
     else:
         lines.append(f"* The best compressed variant, the fastest student whose mean accuracy is within "
                      f"{within_points:g} point of the teacher's, is **{best['model']} [{best['variant']}]**: "
-                     f"{100 * best['accuracy']:.2f}%, {best['speedup_vs_teacher']:.1f}x faster than the fp32 "
+                     f"{100 * best['accuracy']:.2f}%, {speedup_text(best)} faster than the fp32 "
                      f"teacher, {best['disk_mb']:.0f} MB on disk.")
     return lines
 

@@ -19,6 +19,7 @@ from transformers.utils import logging as hf_logging
 
 from ._io import write_json
 from .artifacts import display_path
+from .machine import describe_machine
 from .plots import set_style
 
 PROVENANCE_MIME = "application/json"
@@ -73,7 +74,7 @@ def run_metadata(cfg) -> dict:
             versions[name] = None
     return {"profile": cfg.profile, "parameters": {k: v for k, v in cfg.as_dict().items() if k != "artifacts_dir"},
             "python": platform.python_version(), "packages": versions,
-            "distill_utils_sha": library_hash(), "threads": torch.get_num_threads()}
+            "distill_utils_sha": library_hash(), "threads": torch.get_num_threads(), "machine": describe_machine()}
 
 
 def record_provenance(cfg, art, notebook: str) -> dict:

@@ -18,11 +18,11 @@ import torch
 
 from ._io import read_json
 from .artifacts import Artifacts, check_same_teacher, read_run
-from .benchmark import cpu_name
+from .machine import cpu_flags, cpu_name
 from .data import read_splits, split_agreement
+from .goals import goal_checks
 from .metrics import runs_frame, seed_summary, summarise_runs
 from .paired import compare_variants, comparison_pairs, with_holm
-from .models import MODELS
 from .notebook import library_hash, run_metadata
 from .runs import check_trained_on
 from .reference import FINBERT, REFERENCE
@@ -36,6 +36,12 @@ EXTRA_MODES = ("hidden",)  # optional variant of chapter 4, on one student
 def _stats(values) -> dict:
     values = [float(v) for v in values]
     return {**seed_summary(values), "per_seed": values}
+
+
+def _opt(row, key: str) -> float | None:
+    """A float field that older records (before interleaved timing) lack."""
+    value = row.get(key)
+    return None if value is None or pd.isna(value) else float(value)
 
 
 def variant_summary(records: list[dict], seed_records: list[dict] | None = None) -> list[dict]:
@@ -60,11 +66,14 @@ def variant_summary(records: list[dict], seed_records: list[dict] | None = None)
             "correct_per_seed": [int(c) for c in group["n_correct"]],
             "parameters": int(first["parameters"]), "size_mb": float(first["size_mb"]),
             "disk_mb": None if pd.isna(first["disk_mb"]) else float(first["disk_mb"]),
-            "latency_ms": {"median": float(first["latency_ms_median"]), "p95": float(first["latency_ms_p95"]),
-                           "batch_size": 1, "runs": int(first["latency_runs"]), "seed": int(first["seed"])},
+            "latency_ms": {"median": float(first["latency_ms_median"]), "ci_low": _opt(first, "latency_ms_ci_low"),
+                           "ci_high": _opt(first, "latency_ms_ci_high"), "p95": float(first["latency_ms_p95"]),
+                           "batch_size": 1, "runs": int(first["latency_runs"]), "seed": int(first["seed"]),
+                           "timed_as": first.get("timed_as") if isinstance(first.get("timed_as"), str) else None},
             "throughput": {"samples_per_s": float(first["throughput_samples_per_s"]),
                            "batch_size": int(first["throughput_batch_size"])},
             "speedup_vs_teacher": float(first["speedup_vs_teacher"]),
+            "speedup_ci": [_opt(first, "speedup_ci_low"), _opt(first, "speedup_ci_high")],
             "disk_ratio_vs_teacher": None if pd.isna(first["disk_ratio_vs_teacher"])
             else float(first["disk_ratio_vs_teacher"]),
         })
@@ -76,8 +85,10 @@ def variant_summary(records: list[dict], seed_records: list[dict] | None = None)
 
 
 def _student_records(cfg, art: Artifacts) -> list[dict]:
-    """Every student run of the profile: distilled and plain are required, extras optional."""
+    """Every student run of the profile: distilled and plain are required (the compression
+    students distilled only), extras optional."""
     runs = art.student_runs(cfg.students, FIRST_STUDENT_MODES, cfg.seeds)
+    runs += art.student_runs(cfg.compression_students, ("kd",), cfg.seeds)
     runs += art.student_runs(cfg.students, EXTRA_MODES, cfg.seeds, required=False)
     return [read_run(directory) for directory in runs]
 
@@ -105,7 +116,10 @@ def build_results(cfg, art: Artifacts) -> dict:
         "run": {
             "profile": cfg.profile, "agreement": split_agreement(splits, cfg.agreement), "seeds": list(cfg.seeds),
             "split_seed": cfg.split_seed, "split_sizes": {k: len(v) for k, v in splits.items()},
-            "cpu": cpu_name(), "threads": int(bench["records"][0].get("threads") or metadata["threads"]),
+            # the CPU that timed chapter 5 (and, in a recorded run, trained every model)
+            "cpu": bench["records"][0].get("cpu") or cpu_name(),
+            "cpu_flags": bench["records"][0].get("cpu_flags") or cpu_flags(),
+            "threads": int(bench["records"][0].get("threads") or metadata["threads"]),
             "latency_batch_size": 1, "throughput_batch_size": int(bench["records"][0].get("throughput_batch_size") or 32),
             "device": _device(), "python": metadata["python"], "packages": metadata["packages"],
             "distill_utils_sha": library_hash(), "benchmark_distill_utils_sha": benchmark_sha,
@@ -125,100 +139,10 @@ def build_results(cfg, art: Artifacts) -> dict:
         "comparisons": _records(comparisons),
         "budget": experiments["budget"],
         "training_cost": experiments["cost"],
-        "goals": goal_checks(cfg, training, _records(comparisons), variants, experiments),
+        "goals": goal_checks(cfg, training, _records(comparisons), variants, experiments,
+                             best_compressed({"models": variants}, cfg.goals.compressed_gap_max_points) if cfg.goals else None),
         "reference": {"experiment": REFERENCE, "finbert": FINBERT},
     }
-
-
-def _row(table: pd.DataFrame, model: str, mode: str) -> pd.Series | None:
-    match = table[(table["model"] == model) & (table["mode"] == mode)]
-    return None if match.empty else match.iloc[0]
-
-
-def _interval(low, high, unit: str = "") -> str | None:
-    if low is None or high is None or pd.isna(low) or pd.isna(high):
-        return None
-    return f"{low:.2f} to {high:.2f}{unit}"
-
-
-def goal_checks(cfg, training: pd.DataFrame, comparisons: list[dict], models: list[dict],
-                experiments: dict) -> list[dict]:
-    """Each of the profile's goals (`profiles.Goals`) with the measured value, its 95% interval
-    (named: over seeds or over sentences and seeds) and whether it was met; ``met`` is None for a
-    figure that is reported without a threshold, or that this run did not measure. No goals for a
-    profile without them (smoke and ci runs are too small to aim at any)."""
-    goals = cfg.goals
-    if goals is None:
-        return []
-    rows = []
-
-    def add(goal, target, measured, interval, met):
-        rows.append({"goal": goal, "target": target, "measured": measured, "95% interval": interval,
-                     "met": None if met is None else bool(met)})
-
-    teacher = _row(training, cfg.teacher, "teacher")
-    add(f"teacher test accuracy, mean over {int(teacher['seeds'])} seeds",
-        f">= {100 * goals.teacher_accuracy_min:.1f}%", f"{100 * teacher['accuracy_mean']:.2f}%",
-        _interval(100 * teacher["accuracy_ci_low"], 100 * teacher["accuracy_ci_high"], "% (over seeds)")
-        if teacher["accuracy_ci_low"] is not None else None,
-        teacher["accuracy_mean"] >= goals.teacher_accuracy_min)
-    tests = {(c["model"], c["a"], c["b"]): c for c in comparisons}
-    pruned = next((s for s in cfg.students if MODELS[s].source == "layer-copy"), None)  # cut from the teacher
-    if pruned and (pruned, "kd", "teacher") in tests:
-        c = tests[(pruned, "kd", "teacher")]
-        add(f"distilled {pruned}: accuracy minus the teacher's", f">= -{goals.pruned_gap_max_points} points",
-            f"{c['difference_points']:+.2f} points",
-            _interval(c["ci_low_points"], c["ci_high_points"], " points (over sentences and seeds)"),
-            c["difference_points"] >= -goals.pruned_gap_max_points)
-    first = cfg.students[0]
-    if (first, "kd", "plain") in tests:
-        c = tests[(first, "kd", "plain")]
-        add(f"{first}: distilled minus plain at full data (Holm p = {c['holm_p']:.3g})", "reported",
-            f"{c['difference_points']:+.2f} points",
-            _interval(c["ci_low_points"], c["ci_high_points"], " points (over sentences and seeds)"), None)
-    rows += _budget_goals(goals, training, experiments["budget"])
-    speedup = next((m["speedup_vs_teacher"] for m in models if m.get("model") == first
-                    and m.get("mode") == "kd" and m.get("variant") == "fp32"), None)
-    add(f"distilled {first}: speed-up at batch size 1 (fp32)", f">= {goals.student_speedup_min:g}x",
-        None if speedup is None else f"{speedup:.1f}x", None,
-        None if speedup is None else speedup >= goals.student_speedup_min)
-    best = best_compressed({"models": models}, goals.compressed_gap_max_points)
-    add(f"fastest variant within {goals.compressed_gap_max_points:g} point of the teacher",
-        f">= {goals.compressed_speedup_min:g}x",
-        "none within reach" if best is None else f"{best['speedup_vs_teacher']:.1f}x ({best['model']} {best['variant']})",
-        None, best is not None and best["speedup_vs_teacher"] >= goals.compressed_speedup_min)
-    cost = [c for c in experiments["cost"] if c["mode"] == "kd (cached teacher logits)"]
-    worst = max(cost, key=lambda c: c["ratio_vs_plain"]) if cost else None
-    add("a distillation step (cached teacher logits) against a plain step, slowest student",
-        f"<= {goals.distillation_step_ratio_max:g}x",
-        None if worst is None else f"{worst['ratio_vs_plain']:.2f}x ({worst['student']})", None,
-        None if worst is None else worst["ratio_vs_plain"] <= goals.distillation_step_ratio_max)
-    return rows
-
-
-def _budget_goals(goals, training: pd.DataFrame, budget: dict) -> list[dict]:
-    """The label-budget targets: soft pool labels at the smallest fraction against the full-data
-    student, and soft minus hard pool labels at every fraction (reported, no threshold)."""
-    summary = pd.DataFrame(budget["summary"])
-    if summary.empty:
-        return []
-    rows = []
-    full = _row(training, budget["student"], "plain")
-    smallest = summary["fraction"].min()
-    soft = summary[(summary["mode"] == "soft pool") & (summary["fraction"] == smallest)]
-    if full is not None and not soft.empty:
-        gap = 100 * (soft["accuracy_mean"].iloc[0] - full["accuracy_mean"])
-        rows.append({"goal": f"{budget['student']}, {100 * smallest:g}% of the labels + soft pool labels, "
-                             "minus the full-data student (plain)",
-                     "target": f">= -{goals.budget_gap_max_points:g} points", "measured": f"{gap:+.2f} points",
-                     "95% interval": None, "met": bool(gap >= -goals.budget_gap_max_points)})
-    for test in budget["tests"]:
-        if test["a"].startswith("soft pool") and test["b"].startswith("hard pool"):
-            rows.append({"goal": f"soft minus hard pool labels, {test['a'].split('@')[1].strip()} of the labels",
-                         "target": "reported", "measured": f"{test['difference_points']:+.2f} points",
-                         "95% interval": _interval(test["ci_low_points"], test["ci_high_points"],
-                                                   " points (over sentences and seeds)"), "met": None})
-    return rows
 
 
 def _device() -> str:
@@ -284,6 +208,10 @@ def models_table(models: list[dict]) -> pd.DataFrame:
             "disk_mb": m["disk_mb"], "latency_ms_median": m["latency_ms"]["median"],
             "latency_ms_p95": m["latency_ms"]["p95"], "throughput_samples_per_s": m["throughput"]["samples_per_s"],
             "speedup_vs_teacher": m["speedup_vs_teacher"], "role": m["role"],
+            "latency_ms_ci_low": m["latency_ms"].get("ci_low"), "latency_ms_ci_high": m["latency_ms"].get("ci_high"),
+            "speedup_ci_low": (m.get("speedup_ci") or [None, None])[0],
+            "speedup_ci_high": (m.get("speedup_ci") or [None, None])[1],
+            "timed_as": m["latency_ms"].get("timed_as"),
             "correct_per_seed": ", ".join(str(c) for c in m["correct_per_seed"]),
         })
     return pd.DataFrame(rows).astype({"accuracy_std": float, "accuracy_ci_low": float, "accuracy_ci_high": float})

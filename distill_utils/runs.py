@@ -13,13 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ._io import read_json, write_json
-from .artifacts import Artifacts, is_checkpoint, read_run
+from ._io import is_main_process, read_json, write_json
+from .artifacts import RUN_FILE, Artifacts, is_checkpoint, read_run
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +90,26 @@ def cached_run(art: Artifacts, key_sha: str, out_dir: Path | None) -> dict | Non
         except (OSError, ValueError):
             logger.info("run record %s is unreadable: training again", path.name)
     return None
+
+
+def promote_checkpoint(source: Path, target: Path, key_sha: str) -> dict | None:
+    """Move a kept checkpoint with this key (a sweep point) to where the saved run belongs, and
+    return its record marked ``trained_in`` the sweep; None when there is none. The move is one
+    rename: a run killed half-way leaves the kept checkpoint or the saved one, both complete."""
+    def matches(directory: Path) -> bool:
+        return is_checkpoint(directory) and read_run(directory).get("run_key_sha") == key_sha
+
+    if not matches(source):
+        return None
+    if is_main_process():
+        record = {**read_run(source), "trained_in": "alpha x T sweep"}
+        write_json(Path(source) / RUN_FILE, record)
+        if Path(target).exists():
+            shutil.rmtree(target)  # another key's run: the new one replaces it
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+        logger.info("moved the sweep's run into %s/%s (same run key)", Path(target).parent.name, Path(target).name)
+    return read_run(target if matches(Path(target)) else source)
 
 
 def remember_run(art: Artifacts, key_sha: str, record: dict) -> None:

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 import torch
 
-from distill_utils import benchmark, variants
+from distill_utils import benchmark, machine, variants
 from distill_utils.models import load_pretrained
 
 
@@ -27,7 +27,7 @@ def test_forward_flops_match_the_shapes():
 
 
 def test_matmul_peak_is_positive():
-    assert benchmark.matmul_peak_gflops(torch.float32, size=256, repeats=3) > 0
+    assert machine.matmul_peak_gflops(torch.float32, size=256, repeats=3) > 0
 
 
 @pytest.mark.parametrize("variant, atol", [("fp32", 0), ("bf16", 0.1), ("int8-dynamic", 0.1),

@@ -82,8 +82,9 @@ def test_student_distillation_and_control(tiny_teacher, tiny_splits, tmp_path):
     cfg = resolve_config("smoke")
     logits = teacher_cache.cache_teacher_logits(art, tiny_splits, cfg.max_length)
     records = experiments.train_students(cfg, art, tiny_splits, logits["train"], alpha=0.3, temperature=4.0)
-    assert len(records) == 2 * len(cfg.students) * len(cfg.seeds)
+    assert len(records) == (2 * len(cfg.students) + len(cfg.compression_students)) * len(cfg.seeds)
     one_seed = [(name, mode) for name in cfg.students for mode in ("kd", "plain")]
+    one_seed += [(name, "kd") for name in cfg.compression_students]  # distilled only
     assert [(r["seed"], r["model"], r["mode"]) for r in records] == [
         (seed, *run) for seed in cfg.seeds for run in one_seed]
     assert records[1]["alpha"] == 1.0 and records[0]["alpha"] == 0.3 and records[0]["temperature"] == 4.0
@@ -285,6 +286,13 @@ def test_run_cache_reuses_an_identical_run_and_retrains_on_any_change(tiny_teach
     monkeypatch.setattr(runs, "training_code_hash", lambda: "other code")
     experiments.train_student(cfg, art, "tiny-bert-random", tiny_splits, save=False, **base)
     assert len(calls) == count + 1
+    # another CPU (or torch): a run recorded there is not this machine's run
+    machine = experiments.training_machine()
+    monkeypatch.setattr(experiments, "training_machine", lambda: {**machine, "cpu": "AMD EPYC 9B14",
+                                                                  "cpu_flags": ["avx512f", "avx512_bf16"]})
+    experiments.train_student(cfg, art, "tiny-bert-random", tiny_splits, save=False, **base)
+    assert len(calls) == count + 2
+    assert unsaved["run_key"]["machine"] == machine and set(machine) == {"device", "cpu", "cpu_flags", "torch"}
 
 
 def test_budget_points_differ_only_in_what_they_say(tiny_teacher, tiny_splits, tmp_path):
@@ -323,3 +331,31 @@ def test_a_replace_killed_between_its_renames_is_recovered(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["teacher", alive.name])
     write_json(art.splits, {"train": {}})  # and a later write cleans up after dead writers only
     assert alive.exists()
+
+
+def test_a_sweep_on_the_final_schedule_hands_its_runs_to_the_final_training(tiny_teacher, tiny_splits, tmp_path,
+                                                                           monkeypatch):
+    from distill_utils.artifacts import is_checkpoint
+
+    art = with_teacher(tiny_teacher, tmp_path / "art")
+    smoke = resolve_config("smoke")
+    cfg = resolve_config("smoke", students=["tiny-bert-random"], compression_students=(), seeds=[42],
+                         sweep_seeds=[42, 7], sweep_alphas=[0.5], sweep_temperatures=[2.0],
+                         sweep_epochs=smoke.student_epochs)
+    logits = teacher_cache.cache_teacher_logits(art, tiny_splits, cfg.max_length)["train"]
+    calls = []
+    real = experiments.train_classifier
+    monkeypatch.setattr(experiments, "train_classifier", lambda *a, **k: calls.append(1) or real(*a, **k))
+    sweep = experiments.sweep_alpha_temperature(cfg, art, tiny_splits, logits, tmp_path / "sweep.json")
+    assert len(calls) == 4  # two cells (alpha 0.5 at T 2, and plain) for two seeds
+    records = experiments.train_students(cfg, art, tiny_splits, logits, alpha=0.5, temperature=2.0)
+    assert len(calls) == 4  # seed 42's distilled and plain runs are the sweep's, moved into place
+    assert [r["trained_in"] for r in records] == ["alpha x T sweep"] * 2
+    assert all(is_checkpoint(art.student("tiny-bert-random", mode, 42)) for mode in ("kd", "plain"))
+    kd = sweep[(sweep["seed"] == 42) & (sweep["alpha"] == 0.5)].iloc[0]
+    assert records[0]["validation"]["accuracy"] == kd["val_accuracy"]
+    # the plain run's key ignores T; a final recipe the sweep did not train is trained
+    experiments.train_students(cfg, art, tiny_splits, logits, alpha=0.9, temperature=4.0)
+    assert len(calls) == 5  # the distilled run only: plain at T 4 is the same run as at T 2
+    # seed 7 is no final seed: its runs were remembered by key, without weights
+    assert not list((art.root / "runs").glob("*/model.safetensors"))

@@ -1,0 +1,115 @@
+"""Chapter 6's goals table: every target the issues set for a recorded run, with the measured
+value, its 95% interval (named: over seeds, over sentences and seeds, over timing rounds) and
+whether it was met. Targets live in `profiles.Goals`; a goal without a threshold is reported.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from .latency import ratio_text
+from .models import MODELS
+
+
+def _row(table: pd.DataFrame, model: str, mode: str) -> pd.Series | None:
+    match = table[(table["model"] == model) & (table["mode"] == mode)]
+    return None if match.empty else match.iloc[0]
+
+
+def _interval(low, high, unit: str = "") -> str | None:
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return None
+    return f"{low:.2f} to {high:.2f}{unit}"
+
+
+def goal_checks(cfg, training: pd.DataFrame, comparisons: list[dict], models: list[dict],
+                experiments: dict, best: dict | None = None) -> list[dict]:
+    """Each of the profile's goals (`profiles.Goals`) with the measured value, its 95% interval
+    (named: over seeds, over sentences and seeds, over timing rounds) and whether it was met;
+    ``best`` is the fastest variant within reach of the teacher (`results.best_compressed`), None
+    when there is none. ``met`` is None for a
+    figure that is reported without a threshold, or that this run did not measure. No goals for a
+    profile without them (smoke and ci runs are too small to aim at any)."""
+    goals = cfg.goals
+    if goals is None:
+        return []
+    rows = []
+
+    def add(goal, target, measured, interval, met):
+        rows.append({"goal": goal, "target": target, "measured": measured, "95% interval": interval,
+                     "met": None if met is None else bool(met)})
+
+    teacher = _row(training, cfg.teacher, "teacher")
+    add(f"teacher test accuracy, mean over {int(teacher['seeds'])} seeds",
+        f">= {100 * goals.teacher_accuracy_min:.1f}%", f"{100 * teacher['accuracy_mean']:.2f}%",
+        _interval(100 * teacher["accuracy_ci_low"], 100 * teacher["accuracy_ci_high"], "% (over seeds)")
+        if teacher["accuracy_ci_low"] is not None else None,
+        teacher["accuracy_mean"] >= goals.teacher_accuracy_min)
+    tests = {(c["model"], c["a"], c["b"]): c for c in comparisons}
+    pruned = next((s for s in cfg.students if MODELS[s].source == "layer-copy"), None)  # cut from the teacher
+    if pruned and (pruned, "kd", "teacher") in tests:
+        c = tests[(pruned, "kd", "teacher")]
+        add(f"distilled {pruned}: accuracy minus the teacher's", f">= -{goals.pruned_gap_max_points} points",
+            f"{c['difference_points']:+.2f} points",
+            _interval(c["ci_low_points"], c["ci_high_points"], " points (over sentences and seeds)"),
+            c["difference_points"] >= -goals.pruned_gap_max_points)
+    first = cfg.students[0]
+    if (first, "kd", "plain") in tests:
+        c = tests[(first, "kd", "plain")]
+        add(f"{first}: distilled minus plain at full data (Holm p = {c['holm_p']:.3g})", "reported",
+            f"{c['difference_points']:+.2f} points",
+            _interval(c["ci_low_points"], c["ci_high_points"], " points (over sentences and seeds)"), None)
+    rows += _budget_goals(goals, training, experiments["budget"])
+    student = next((m for m in models if m.get("model") == first and m.get("mode") == "kd"
+                    and m.get("variant") == "fp32" and not m.get("skipped")), None)
+    add(f"distilled {first}: speed-up at batch size 1 (fp32)", f">= {goals.student_speedup_min:g}x",
+        *_speedup_cells(student, goals.student_speedup_min))
+    measured, interval, met = _speedup_cells(best, goals.compressed_speedup_min)
+    add(f"fastest variant within {goals.compressed_gap_max_points:g} point of the teacher",
+        f">= {goals.compressed_speedup_min:g}x",
+        "none within reach" if best is None else f"{measured} ({best['model']} {best['variant']})",
+        interval, best is not None and met)
+    cost = [c for c in experiments["cost"] if c["mode"] == "kd (cached teacher logits)"]
+    worst = max(cost, key=lambda c: c["ratio_vs_plain"]) if cost else None
+    add("a distillation step (cached teacher logits) against a plain step, slowest student",
+        f"<= {goals.distillation_step_ratio_max:g}x",
+        None if worst is None else f"{worst['ratio_vs_plain']:.2f}x ({worst['student']})", None,
+        None if worst is None else worst["ratio_vs_plain"] <= goals.distillation_step_ratio_max)
+    return rows
+
+
+def _speedup_cells(model: dict | None, target: float) -> tuple:
+    """(measured, interval, met) of a speed-up goal. Met only when the whole 95% interval (bootstrap
+    over timing rounds) clears the target; a measurement without an interval is judged by its value."""
+    if model is None:
+        return None, None, None
+    value = model["speedup_vs_teacher"]
+    low, high = model.get("speedup_ci") or (model.get("speedup_ci_low"), model.get("speedup_ci_high"))
+    low, high = (None, None) if low is None or pd.isna(low) else (low, high)
+    if low is None:
+        return f"{value:.1f}x", None, value >= target
+    return ratio_text(value, low, high).split(" (")[0], _interval(low, high, "x (over timing rounds)"), low >= target
+
+
+def _budget_goals(goals, training: pd.DataFrame, budget: dict) -> list[dict]:
+    """The label-budget targets: soft pool labels at the smallest fraction against the full-data
+    student, and soft minus hard pool labels at every fraction (reported, no threshold)."""
+    summary = pd.DataFrame(budget["summary"])
+    if summary.empty:
+        return []
+    rows = []
+    full = _row(training, budget["student"], "plain")
+    smallest = summary["fraction"].min()
+    soft = summary[(summary["mode"] == "soft pool") & (summary["fraction"] == smallest)]
+    if full is not None and not soft.empty:
+        gap = 100 * (soft["accuracy_mean"].iloc[0] - full["accuracy_mean"])
+        rows.append({"goal": f"{budget['student']}, {100 * smallest:g}% of the labels + soft pool labels, "
+                             "minus the full-data student (plain)",
+                     "target": f">= -{goals.budget_gap_max_points:g} points", "measured": f"{gap:+.2f} points",
+                     "95% interval": None, "met": bool(gap >= -goals.budget_gap_max_points)})
+    for test in budget["tests"]:
+        if test["a"].startswith("soft pool") and test["b"].startswith("hard pool"):
+            rows.append({"goal": f"soft minus hard pool labels, {test['a'].split('@')[1].strip()} of the labels",
+                         "target": "reported", "measured": f"{test['difference_points']:+.2f} points",
+                         "95% interval": _interval(test["ci_low_points"], test["ci_high_points"],
+                                                   " points (over sentences and seeds)"), "met": None})
+    return rows

@@ -1,0 +1,142 @@
+"""Levers past distillation, each tried on one student and timed against the fp32 teacher.
+
+Chapter 5 measures five variants of every model. Here one student is pushed further with the
+levers an inference engine offers, one at a time, so each one's effect on speed and accuracy can
+be read off: ONNX Runtime's graph optimisation level, static against dynamic int8 quantisation,
+and one thread against all. Every setting is scored on the whole test split and timed interleaved
+with the teacher (`latency.time_interleaved`), so each speed-up carries its interval.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ._io import atomic_path
+from .latency import latency_summary, time_interleaved
+from .metrics import classification_metrics
+from .variants import VariantUnavailable, build_variant, export_onnx, quantize_onnx, torch_threads
+
+ORT_LEVELS = ("disabled", "basic", "extended", "all")
+
+
+def onnx_forward(path: Path, threads: int, level: str = "all") -> Callable[[dict], np.ndarray]:
+    """An ONNX Runtime session on ``threads`` threads at graph optimisation ``level``."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    options.log_severity_level = 3
+    options.graph_optimization_level = {
+        "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL, "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED, "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    }[level]
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+
+    def forward(batch: dict) -> np.ndarray:
+        return session.run(None, {k: batch[k].numpy().astype(np.int64) for k in names})[0]
+    return forward
+
+
+def quantize_onnx_static(source: Path, target: Path, calibration: list[dict]) -> Path:
+    """ONNX Runtime static int8 (QDQ): activation ranges fixed beforehand from ``calibration``
+    batches (training sentences), instead of measured on every input as dynamic int8 does."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    if target.is_file():
+        return target
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([{k: v.numpy().astype(np.int64) for k, v in b.items()} for b in calibration])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with atomic_path(target) as tmp:
+            quantize_static(str(source), str(tmp), Reader(), quant_format=QuantFormat.QDQ,
+                            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
+    return target
+
+
+def _with_threads(forward: Callable, threads: int) -> Callable:
+    """A torch forward pass run on ``threads`` threads (torch's setting is per process)."""
+    def run(batch):
+        with torch_threads(threads):
+            return forward(batch)
+    return run
+
+
+def try_levers(model, tokenizer, teacher, teacher_tokenizer, test_df: pd.DataFrame, export_dir: Path, *,
+               calibration_sentences: list[str], max_length: int = 128, threads: int | None = None,
+               latency_runs: int = 200, per_round: int = 5) -> pd.DataFrame:
+    """One row per lever setting of the student: accuracy on the test split, median batch-1
+    latency and speed-up against the fp32 teacher, with 95% intervals over timing rounds.
+    A setting this machine cannot run is reported in ``skipped``."""
+    threads = threads or torch.get_num_threads()
+    sentences, labels = list(test_df["sentence"]), test_df["label"].to_numpy()
+
+    def encode(tok, texts):
+        return dict(tok(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt"))
+
+    settings: dict[str, tuple[str, str, Callable, object]] = {}
+    teacher_fp32 = build_variant(teacher, teacher_tokenizer, "fp32")
+    settings["teacher"] = ("baseline", f"fp32 teacher, PyTorch, {threads} threads",
+                           _with_threads(teacher_fp32.forward, threads), teacher_tokenizer)
+    skipped = []
+    with torch_threads(threads):
+        try:
+            fp32_path = export_onnx(model, tokenizer, export_dir / "model.onnx")
+            dynamic_path = quantize_onnx(fp32_path, export_dir / "model.int8.onnx")
+        except Exception as error:  # an export that fails is reported, never hidden
+            raise VariantUnavailable(f"ONNX export failed: {type(error).__name__}") from error
+        for level in ORT_LEVELS:
+            settings[f"onnx-fp32 {level}"] = ("graph optimisation", f"ONNX Runtime fp32, level {level}",
+                                              onnx_forward(fp32_path, threads, level), tokenizer)
+        settings["onnx-int8 dynamic"] = ("int8 quantisation", "dynamic: activation ranges per input",
+                                         onnx_forward(dynamic_path, threads), tokenizer)
+        calibration = [encode(tokenizer, calibration_sentences[i:i + 16])
+                       for i in range(0, len(calibration_sentences), 16)]
+        try:
+            static_path = quantize_onnx_static(fp32_path, export_dir / "model.int8-static.onnx", calibration)
+            settings["onnx-int8 static"] = ("int8 quantisation", "static: ranges fixed from training sentences",
+                                            onnx_forward(static_path, threads), tokenizer)
+        except Exception as error:
+            skipped.append({"lever": "int8 quantisation", "setting": "static", "skipped":
+                            f"{type(error).__name__}: {str(error).splitlines()[0][:160]}"})
+        if threads > 1:
+            settings["onnx-int8 dynamic, 1 thread"] = ("threads", "dynamic int8 on 1 thread",
+                                                       onnx_forward(dynamic_path, 1), tokenizer)
+            student_fp32 = build_variant(model, tokenizer, "fp32")
+            settings["fp32, 1 thread"] = ("threads", "PyTorch fp32 on 1 thread",
+                                          _with_threads(student_fp32.forward, 1), tokenizer)
+            settings[f"fp32, {threads} threads"] = ("threads", f"PyTorch fp32 on {threads} threads",
+                                                    _with_threads(student_fp32.forward, threads), tokenizer)
+    rows = []
+    for name, (lever, setting, forward, tok) in settings.items():
+        order = np.argsort([len(s) for s in sentences], kind="stable")
+        logits = np.zeros((len(sentences), model.config.num_labels), dtype=np.float32)
+        for start in range(0, len(order), 64):
+            index = order[start:start + 64]
+            logits[index] = forward(encode(tok, [sentences[i] for i in index]))
+        metrics = classification_metrics(labels, logits)
+        rows.append({"name": name, "lever": lever, "setting": setting, "accuracy": metrics["accuracy"],
+                     "n_correct": metrics["n_correct"]})
+    inputs = {name: [encode(tok, [sentences[i % len(sentences)]]) for i in range(latency_runs)]
+              for name, (_, _, _, tok) in settings.items()}
+    times = time_interleaved({name: s[2] for name, s in settings.items()}, inputs,
+                             rounds=max(2, latency_runs // per_round), per_round=per_round)
+    timing = latency_summary(times, baseline="teacher")
+    table = pd.DataFrame(rows).merge(timing, on="name")
+    return pd.concat([table, pd.DataFrame(skipped)], ignore_index=True)

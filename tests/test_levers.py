@@ -1,0 +1,30 @@
+"""Compression levers: every setting scored and timed against the teacher, or reported as skipped."""
+import pandas as pd
+import pytest
+
+from distill_utils import levers
+from distill_utils.models import load_pretrained
+
+
+def test_every_lever_setting_is_scored_and_timed_against_the_teacher(tmp_path):
+    pytest.importorskip("onnxruntime")
+    teacher, teacher_tokenizer = load_pretrained("tiny-bert-teacher", seed=0)
+    student, tokenizer = load_pretrained("tiny-bert-random", seed=0)
+    test = pd.DataFrame({"sentence": ["Profit rose .", "Sales fell sharply .", "The company is based in Oulu ."] * 4,
+                         "label": [2, 0, 1] * 4})
+    table = levers.try_levers(student.eval(), tokenizer, teacher.eval(), teacher_tokenizer, test, tmp_path,
+                              calibration_sentences=list(test["sentence"]), threads=2, latency_runs=10,
+                              per_round=5)
+    rows = table.set_index("name")
+    expected = {"teacher", "onnx-int8 dynamic", "onnx-int8 dynamic, 1 thread", "fp32, 1 thread", "fp32, 2 threads",
+                *(f"onnx-fp32 {level}" for level in levers.ORT_LEVELS)}
+    assert expected <= set(rows.index.dropna())
+    measured = table[table["name"].notna()]
+    assert measured["accuracy"].between(0, 1).all() and (measured["latency_rounds"] == 2).all()
+    assert (measured["speedup_ci_low"] <= measured["speedup_vs_teacher"]).all()
+    assert rows.loc["teacher", "speedup_vs_teacher"] == 1.0
+    # every graph optimisation level computes the same function: the same answers
+    assert rows.loc[[f"onnx-fp32 {level}" for level in levers.ORT_LEVELS], "n_correct"].nunique() == 1
+    # static int8 is either measured or reported with its reason
+    static = table[(table["name"] == "onnx-int8 static") | (table.get("setting") == "static")]
+    assert len(static) == 1
