@@ -17,6 +17,7 @@ Layout under ``<repo>/artifacts/<profile>/`` (or the ``artifacts_dir`` parameter
     results.json                         the whole run's summary                        (06)
     provenance/<notebook>.json           what each executed notebook was run with       (every one)
     runs/<key sha>.json                  records of unsaved runs, keyed by all that determines them (04)
+    runs/<key sha>/                      a sweep run's weights, until the final run with its key takes them (04)
 
 A checkpoint folder counts as present only when it holds both its weights and its run record;
 folders are written atomically, so a half-written one never appears under its final name.

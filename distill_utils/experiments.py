@@ -135,6 +135,8 @@ def train_student(cfg, art: Artifacts, name: str, splits: dict[str, pd.DataFrame
         **_common_key(cfg, splits, train_df, seed=seed, epochs=epochs, learning_rate=cfg.student_lr))
     out_dir = art.student(name, mode, seed) if save else art.run_checkpoint(key_sha) if keep_checkpoint else None
     reused = cached_run(art, key_sha, out_dir)
+    if reused is None and keep_checkpoint and not save:  # kept, then taken by its final run
+        reused = cached_run(art, key_sha, art.student(name, mode, seed))
     if reused is None and save:
         reused = promote_checkpoint(art.run_checkpoint(key_sha), out_dir, key_sha)
     if reused is not None:

@@ -100,6 +100,8 @@ def ratio_text(value: float, low: float, high: float, unit: str = "x") -> str:
     """'2.1x (1.9-2.3)': a ratio and its interval to the precision the interval supports."""
     if value is None or not all(map(math.isfinite, (value, low, high))):
         return "-"
+    if low == high == value:  # no spread at all: the baseline against itself
+        return f"{value:g}{unit}"
     d = supported_decimals(low, high)
     return f"{value:.{d}f}{unit} ({low:.{d}f}-{high:.{d}f})"
 

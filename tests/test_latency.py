@@ -66,6 +66,7 @@ def test_bad_timing_requests_are_refused():
     (31.99, 25.2, 39.4, "32x (25-39)"),
     (1.8765, 1.871, 1.882, "1.877x (1.871-1.882)"),
     (7.8, 7.0, 8.6, "7.8x (7.0-8.6)"),
+    (1.0, 1.0, 1.0, "1x"),  # the baseline against itself
 ])
 def test_ratios_are_printed_to_the_precision_their_interval_supports(value, low, high, text):
     assert latency.ratio_text(value, low, high) == text

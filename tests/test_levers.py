@@ -28,3 +28,27 @@ def test_every_lever_setting_is_scored_and_timed_against_the_teacher(tmp_path):
     # static int8 is either measured or reported with its reason
     static = table[(table["name"] == "onnx-int8 static") | (table.get("setting") == "static")]
     assert len(static) == 1
+
+
+def test_a_setting_that_fails_when_run_is_reported_not_fatal(tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    teacher, teacher_tokenizer = load_pretrained("tiny-bert-teacher", seed=0)
+    student, tokenizer = load_pretrained("tiny-bert-random", seed=0)
+    test = pd.DataFrame({"sentence": ["Profit rose .", "Sales fell sharply ."] * 3, "label": [2, 0] * 3})
+    real = levers.onnx_forward
+
+    def broken_static(path, threads, level="all"):
+        forward = real(path, threads, level)
+        if "static" in str(path):
+            def fail(batch):
+                raise RuntimeError("Gather index out of data bounds")
+            return fail
+        return forward
+
+    monkeypatch.setattr(levers, "onnx_forward", broken_static)
+    table = levers.try_levers(student.eval(), tokenizer, teacher.eval(), teacher_tokenizer, test, tmp_path,
+                              calibration_sentences=list(test["sentence"]), threads=1, latency_runs=10)
+    static = table[table["setting"].str.startswith("static")]
+    assert len(static) == 1 and static["skipped"].iloc[0] == "RuntimeError: Gather index out of data bounds"
+    assert "onnx-int8 static" not in set(table["name"].dropna())  # not timed
+    assert table["name"].notna().sum() >= 6  # the other settings still measured

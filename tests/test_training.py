@@ -354,6 +354,9 @@ def test_a_sweep_on_the_final_schedule_hands_its_runs_to_the_final_training(tiny
     assert all(is_checkpoint(art.student("tiny-bert-random", mode, 42)) for mode in ("kd", "plain"))
     kd = sweep[(sweep["seed"] == 42) & (sweep["alpha"] == 0.5)].iloc[0]
     assert records[0]["validation"]["accuracy"] == kd["val_accuracy"]
+    # chapter 4 executed again (a prose edit): the sweep finds its runs where they were moved
+    again = experiments.sweep_alpha_temperature(cfg, art, tiny_splits, logits, tmp_path / "sweep.json")
+    assert len(calls) == 4 and again["val_accuracy"].tolist() == sweep["val_accuracy"].tolist()
     # the plain run's key ignores T; a final recipe the sweep did not train is trained
     experiments.train_students(cfg, art, tiny_splits, logits, alpha=0.9, temperature=4.0)
     assert len(calls) == 5  # the distilled run only: plain at T 4 is the same run as at T 2
