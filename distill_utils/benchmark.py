@@ -290,7 +290,7 @@ def pareto_front(table: pd.DataFrame) -> pd.Series:
 
 SUMMARY_COLUMNS = ["model", "variant", "accuracy", "macro_f1", "parameters", "size_mb", "disk_mb",
                    "latency_ms_median", "latency_ms_p95", "throughput_samples_per_s",
-                   "speedup_vs_teacher", "disk_ratio_vs_teacher"]
+                   "speedup_vs_teacher", "speedup_ci_low", "speedup_ci_high", "disk_ratio_vs_teacher", "timed_as"]
 FLOP_COLUMNS = ["model", "variant", "gflop_per_sample", "mean_tokens_batch1", "gflops_batch1",
                 "gflops_batch32", "peak_basis", "peak_gflops", "pct_of_peak_batch32"]
 
@@ -325,6 +325,7 @@ def main(argv: list[str] | None = None) -> None:
         variants = parse_variants(args.variants)
         try:
             students = art.student_runs(cfg.students, ("kd", "plain"), [cfg.seed])
+            students += art.student_runs(cfg.compression_students, ("kd",), [cfg.seed])
         except FileNotFoundError as error:  # name what does exist
             raise FileNotFoundError(f"{error}. Trained students: {', '.join(art.existing_students()) or 'none'}") from None
     except (ValueError, FileNotFoundError) as error:

@@ -18,30 +18,9 @@ import torch
 
 from ._io import atomic_path
 from .latency import latency_summary, time_interleaved
-from .metrics import classification_metrics
-from .variants import VariantUnavailable, build_variant, export_onnx, quantize_onnx, torch_threads
-
-ORT_LEVELS = ("disabled", "basic", "extended", "all")
-
-
-def onnx_forward(path: Path, threads: int, level: str = "all") -> Callable[[dict], np.ndarray]:
-    """An ONNX Runtime session on ``threads`` threads at graph optimisation ``level``."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-    options.log_severity_level = 4  # a failing setting raises; ORT's own log would land in the book
-    options.graph_optimization_level = {
-        "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL, "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED, "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
-    }[level]
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    names = [i.name for i in session.get_inputs()]
-
-    def forward(batch: dict) -> np.ndarray:
-        return session.run(None, {k: batch[k].numpy().astype(np.int64) for k in names})[0]
-    return forward
-
+from .benchmark import PerformanceBenchmark
+from .variants import (ORT_LEVELS, Variant, VariantUnavailable, build_variant, export_onnx, onnx_forward,
+                       quantize_onnx, torch_threads)
 
 def quantize_onnx_static(source: Path, target: Path, calibration: list[dict]) -> Path:
     """ONNX Runtime static int8 (QDQ): activation ranges fixed beforehand from ``calibration``
@@ -88,7 +67,7 @@ def try_levers(model, tokenizer, teacher, teacher_tokenizer, test_df: pd.DataFra
     latency and speed-up against the fp32 teacher, with 95% intervals over timing rounds.
     A setting this machine cannot run is reported in ``skipped``."""
     threads = threads or torch.get_num_threads()
-    sentences, labels = list(test_df["sentence"]), test_df["label"].to_numpy()
+    sentences = list(test_df["sentence"])
 
     def encode(tok, texts):
         return dict(tok(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt"))
@@ -129,13 +108,12 @@ def try_levers(model, tokenizer, teacher, teacher_tokenizer, test_df: pd.DataFra
             settings[f"fp32, {threads} threads"] = ("threads", f"PyTorch fp32 on {threads} threads",
                                                     _with_threads(student_fp32.forward, threads), tokenizer)
     rows = []
-    order = np.argsort([len(s) for s in sentences], kind="stable")
     for name, (lever, setting, forward, tok) in list(settings.items()):
-        logits = np.zeros((len(sentences), model.config.num_labels), dtype=np.float32)
+        scored = teacher if name == "teacher" else model
+        bench = PerformanceBenchmark(scored, tok, test_df, name, max_length=max_length)
+        bench.runner = Variant(name, forward, None)
         try:
-            for start in range(0, len(order), 64):
-                index = order[start:start + 64]
-                logits[index] = forward(encode(tok, [sentences[i] for i in index]))
+            metrics = bench.compute_accuracy()  # the whole test split, as chapter 5 scores
         except Exception as error:  # a setting that builds but cannot run: reported, not timed
             if name == "teacher":
                 raise
@@ -143,7 +121,6 @@ def try_levers(model, tokenizer, teacher, teacher_tokenizer, test_df: pd.DataFra
             skipped.append({"lever": lever, "setting": setting,
                             "skipped": f"{type(error).__name__}: {str(error).splitlines()[0][:160]}"})
             continue
-        metrics = classification_metrics(labels, logits)
         rows.append({"name": name, "lever": lever, "setting": setting, "accuracy": metrics["accuracy"],
                      "n_correct": metrics["n_correct"]})
     inputs = {name: [encode(tok, [sentences[i % len(sentences)]]) for i in range(latency_runs)]

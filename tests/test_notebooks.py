@@ -85,6 +85,32 @@ def test_smoke_artifacts_are_handed_on(smoke_run):
     # the other seed's students, scored in every variant (kd) or fp32 (plain), untimed
     other = {(r["model"], r["variant"], r["seed"]) for r in bench["seed_accuracy"]}
     assert ("tiny-bert-copy (kd)", "onnx-int8", 1) in other and ("tiny-bert-copy (plain)", "fp32", 1) in other
+    assert ("tiny-bert-copy-top (kd)", "onnx-int8", 1) in other  # the compression student, every seed
+    # speed: every measured row has an interval, and each architecture was timed once
+    by_name = {(r["model"], r["variant"]): r for r in records if not r["skipped"]}
+    for record in by_name.values():
+        assert record["latency_ms_ci_low"] <= record["latency_ms_median"] <= record["latency_ms_ci_high"]
+        assert record["speedup_ci_low"] <= record["speedup_vs_teacher"] <= record["speedup_ci_high"]
+        assert record["cpu"] and isinstance(record["cpu_flags"], list)
+    # the cut, the copy (one layer of the tiny teacher each), their controls and the compression
+    # student share one architecture: timed once, as the first of them
+    first = by_name[("tiny-bert-cut (kd)", "fp32")]
+    assert not isinstance(first["timed_as"], str)  # timed itself (None, or NaN from the table)
+    for name in ("tiny-bert-cut (plain)", "tiny-bert-copy (kd)", "tiny-bert-copy (plain)", "tiny-bert-copy-top (kd)"):
+        assert by_name[(name, "fp32")]["timed_as"] == "tiny-bert-cut (kd) [fp32]", name
+        assert by_name[(name, "fp32")]["latency_ms_median"] == first["latency_ms_median"]
+    assert not isinstance(by_name[("tiny-bert-random (kd)", "fp32")]["timed_as"], str)  # another shape
+
+
+def test_benchmark_command_line_prints_every_model_with_intervals(smoke_run, capsys):
+    from distill_utils import benchmark
+
+    _, art, _ = smoke_run
+    benchmark.main(["--profile", "smoke", "--artifacts-dir", str(art), "--variants", "fp32",
+                    "--latency-runs", "10"])
+    printed = capsys.readouterr().out
+    assert "tiny-bert-copy-top (kd)" in printed and "tiny-bert-copy (plain)" in printed
+    assert "speedup_ci_low" in printed and "timed_as" in printed and "cpu=" in printed
 
 
 def test_smoke_results_summary_spans_every_seed(smoke_run):
