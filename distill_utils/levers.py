@@ -67,7 +67,6 @@ def try_levers(model, tokenizer, teacher, teacher_tokenizer, test_df: pd.DataFra
     latency and speed-up against the fp32 teacher, with 95% intervals over timing rounds.
     A setting this machine cannot run is reported in ``skipped``."""
     threads = threads or torch.get_num_threads()
-    sentences = list(test_df["sentence"])
 
     def encode(tok, texts):
         return dict(tok(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt"))
@@ -107,10 +106,11 @@ def try_levers(model, tokenizer, teacher, teacher_tokenizer, test_df: pd.DataFra
                                           _with_threads(student_fp32.forward, 1), tokenizer)
             settings[f"fp32, {threads} threads"] = ("threads", f"PyTorch fp32 on {threads} threads",
                                                     _with_threads(student_fp32.forward, threads), tokenizer)
-    rows = []
+    rows, benches = [], {}
     for name, (lever, setting, forward, tok) in list(settings.items()):
         scored = teacher if name == "teacher" else model
-        bench = PerformanceBenchmark(scored, tok, test_df, name, max_length=max_length)
+        bench = benches[name] = PerformanceBenchmark(scored, tok, test_df, name, max_length=max_length,
+                                                     latency_runs=latency_runs)
         bench.runner = Variant(name, forward, None)
         try:
             metrics = bench.compute_accuracy()  # the whole test split, as chapter 5 scores
@@ -123,9 +123,8 @@ def try_levers(model, tokenizer, teacher, teacher_tokenizer, test_df: pd.DataFra
             continue
         rows.append({"name": name, "lever": lever, "setting": setting, "accuracy": metrics["accuracy"],
                      "n_correct": metrics["n_correct"]})
-    inputs = {name: [encode(tok, [sentences[i % len(sentences)]]) for i in range(latency_runs)]
-              for name, (_, _, _, tok) in settings.items()}
-    times = time_interleaved({name: s[2] for name, s in settings.items()}, inputs,
+    times = time_interleaved({name: s[2] for name, s in settings.items()},
+                             {name: benches[name].latency_inputs() for name in settings},
                              rounds=max(2, latency_runs // per_round), per_round=per_round)
     timing = latency_summary(times, baseline="teacher")
     table = pd.DataFrame(rows).merge(timing, on="name")
