@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -104,11 +105,30 @@ def recover(target: str | Path) -> None:
 
 
 def write_json(path: str | Path, payload: Any) -> Path:
-    """Write JSON atomically (sorted keys, so reruns give stable diffs)."""
+    """Write JSON atomically (sorted keys, so reruns give stable diffs).
+
+    A missing value (NaN, as pandas marks an empty cell) is written as ``null``: ``NaN`` is not
+    JSON, and strict readers reject the file. An infinite value is an error, never written.
+    """
     path = Path(path)
+    try:
+        text = json.dumps(_nan_as_null(as_json(payload)), indent=2, sort_keys=True, allow_nan=False)
+    except ValueError as error:
+        raise ValueError(f"{path.name}: an infinite number cannot be written as JSON; "
+                         f"find where it was computed ({error})") from error
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(payload, indent=2, sort_keys=True, default=_json_default) + "\n")
+        tmp.write_text(text + "\n")
     return path
+
+
+def _nan_as_null(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _nan_as_null(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_nan_as_null(item) for item in value]
+    return value
 
 
 def as_json(value: Any) -> Any:

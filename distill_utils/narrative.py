@@ -121,6 +121,21 @@ def chapter4_summary(tests: pd.DataFrame, summary: pd.DataFrame, budget: pd.Data
     return lines
 
 
+SWEEP_CHOICE = "the sweep's choice on the validation split, chapter 4"
+
+
+def recipe_source(alpha_parameter, temperature_parameter) -> str:
+    """Where the final runs' alpha and T came from, for the prose: chapter 4's sweep, unless a
+    notebook parameter (papermill ``-p alpha 0.3``) set one or both."""
+    given = [name for name, value in (("alpha", alpha_parameter), ("T", temperature_parameter))
+             if value is not None]
+    if not given:
+        return SWEEP_CHOICE
+    if len(given) == 2:
+        return "both set by notebook parameters, not by the sweep of chapter 4"
+    return f"{given[0]} set by a notebook parameter, the other the sweep's choice (chapter 4)"
+
+
 def gap_text(gap: float) -> str:
     """An accuracy gap to the teacher (teacher minus model, as a fraction) in words."""
     points = 100 * abs(gap)

@@ -25,6 +25,7 @@ from .metrics import runs_frame, seed_summary, summarise_runs
 from .paired import compare_variants, comparison_pairs, with_holm
 from .notebook import library_hash, run_metadata
 from .runs import check_trained_on
+from .narrative import SWEEP_CHOICE
 from .reference import FINBERT, REFERENCE
 
 SCHEMA_VERSION = 1
@@ -132,7 +133,7 @@ def build_results(cfg, art: Artifacts) -> dict:
             "student_epochs": cfg.student_epochs, "student_lr": cfg.student_lr,
             "batch_size": cfg.batch_size, "max_length": cfg.max_length,
             "alpha": kd["alpha"], "temperature": kd["temperature"],
-            "alpha_temperature_source": "the chapter 4 sweep's choice on the validation split",
+            "alpha_temperature_source": experiments.get("alpha_temperature_source", SWEEP_CHOICE),
         },
         "models": variants,
         "training_runs": _records(training),

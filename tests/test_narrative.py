@@ -142,3 +142,10 @@ def test_calibration_and_chapter4_summary_state_their_tests():
     assert "reaches 75.0% on hard labels alone and 92.0% with the teacher's soft labels" in summary_lines[2]
     assert "against 95.0% with every label" in summary_lines[2] and "+0.60 points" in summary_lines[2]
     assert "97.00% on average over its 3 seed(s)" in summary_lines[3]
+
+
+def test_recipe_source_names_a_parameter_that_overrode_the_sweep():
+    assert narrative.recipe_source(None, None) == narrative.SWEEP_CHOICE
+    assert narrative.recipe_source(0.3, None) == "alpha set by a notebook parameter, the other the sweep's choice (chapter 4)"
+    assert narrative.recipe_source(None, 4.0).startswith("T set by a notebook parameter")
+    assert narrative.recipe_source(0.3, 4.0) == "both set by notebook parameters, not by the sweep of chapter 4"

@@ -133,6 +133,17 @@ def test_collator_pads_and_stacks_teacher_logits():
     assert batch["labels"].tolist() == [2, 0]
 
 
+def test_json_writes_a_missing_value_as_null_and_refuses_infinity(tmp_path):
+    target = tmp_path / "benchmark.json"
+    write_json(target, {"rows": [{"timed_as": float("nan"), "ms": np.float32("nan"), "speedup": 2.5}]})
+    text = target.read_text()
+    assert "NaN" not in text
+    assert json.loads(text) == {"rows": [{"ms": None, "speedup": 2.5, "timed_as": None}]}
+    with pytest.raises(ValueError, match=r"benchmark.json: an infinite number"):
+        write_json(target, {"ratio": float("inf")})
+    assert json.loads(target.read_text())["rows"][0]["speedup"] == 2.5  # the old file is kept
+
+
 def test_interrupted_write_leaves_old_artifact(tmp_path):
     target = tmp_path / "metrics.json"
     write_json(target, {"accuracy": 0.9})
