@@ -65,7 +65,7 @@ def fake_results(teacher_acc=0.97, student_accs=(0.95, 0.96), speedup=2.0):
                        "variant": variant, "seeds": [42, 1, 2],
                        "accuracy": {"mean": acc, "std": 0.01, "ci_low": acc - 0.02, "ci_high": acc + 0.02},
                        "latency_ms": {"median": latency, "p95": latency}, "speedup_vs_teacher": 10.0 / latency,
-                       "size_mb": 250.0, "disk_mb": 60.0})
+                       "speedup_ci": [9.0 / latency, 11.0 / latency], "size_mb": 250.0, "disk_mb": 60.0})
     return {"schema": results.SCHEMA_VERSION, "models": models, "settings": {"students": ["s"], "teacher": "t"},
             "run": {"profile": "cpu", "split_sizes": {"test": 100}},
             "reference": {"experiment": EXPERIMENT,
@@ -83,6 +83,9 @@ def test_reference_comparison_compares_latency_as_ratios():
     assert table.loc[("reference (one run)", "student"), "latency ratio"] == pytest.approx(3.98 / 7.66)
     assert table.loc[("this book (cpu)", "student (kd)"), "latency ratio"] == pytest.approx(0.5)
     assert table.loc[("this book (cpu)", "student (kd)"), "95% CI"] == "93.00 to 97.00"
+    assert table.loc[("reference (one run)", "student"), "speed-up vs its own teacher"] == "1.92x (one timing)"
+    assert table.loc[("this book (cpu)", "teacher"), "speed-up vs its own teacher"] == "1x"
+    assert table.loc[("this book (cpu)", "student (kd)"), "speed-up vs its own teacher"] == "2.0x (1.8-2.2)"
 
 
 def test_goal_checks_report_met_missed_and_reported_figures():
