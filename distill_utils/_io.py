@@ -112,7 +112,7 @@ def write_json(path: str | Path, payload: Any) -> Path:
     """
     path = Path(path)
     try:
-        text = json.dumps(_nan_as_null(as_json(payload)), indent=2, sort_keys=True, allow_nan=False)
+        text = json.dumps(as_json(payload), indent=2, sort_keys=True, allow_nan=False)
     except ValueError as error:
         raise ValueError(f"{path.name}: an infinite number cannot be written as JSON; "
                          f"find where it was computed ({error})") from error
@@ -132,8 +132,9 @@ def _nan_as_null(value: Any) -> Any:
 
 
 def as_json(value: Any) -> Any:
-    """``value`` as it will read back from a JSON file (tuples become lists, numpy scalars numbers)."""
-    return json.loads(json.dumps(value, default=_json_default))
+    """``value`` as it will read back from a JSON file (tuples become lists, numpy scalars numbers,
+    a missing value NaN becomes None), so a record in memory equals the one a later run reads."""
+    return _nan_as_null(json.loads(json.dumps(value, default=_json_default)))
 
 
 def read_json(path: str | Path) -> Any:

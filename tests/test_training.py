@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from distill_utils import experiments, teacher_cache, trainer
-from distill_utils._io import atomic_path, write_json
+from distill_utils._io import as_json, atomic_path, write_json
 from distill_utils.artifacts import Artifacts
 from distill_utils.losses import hidden_state_loss
 from distill_utils.models import load_checkpoint, load_pretrained
@@ -139,6 +139,8 @@ def test_json_writes_a_missing_value_as_null_and_refuses_infinity(tmp_path):
     text = target.read_text()
     assert "NaN" not in text
     assert json.loads(text) == {"rows": [{"ms": None, "speedup": 2.5, "timed_as": None}]}
+    # the record kept in memory is the one a later run reads back
+    assert as_json({"rows": [{"ms": np.float64("nan")}]}) == {"rows": [{"ms": None}]}
     with pytest.raises(ValueError, match=r"benchmark.json: an infinite number"):
         write_json(target, {"ratio": float("inf")})
     assert json.loads(target.read_text())["rows"][0]["speedup"] == 2.5  # the old file is kept
