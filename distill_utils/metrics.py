@@ -51,10 +51,17 @@ def format_p(p_value: float) -> str:
     return f"p = {p_value:.3f}" if p_value < 0.1 else f"p = {p_value:.2f}"
 
 
-def seed_summary(values) -> dict:
+# how every interval over seeds is computed, named where it is shown
+SEED_INTERVAL = "95% Student-t interval over seeds, clipped to the metric's range"
+
+
+def seed_summary(values, bounds: tuple[float, float] | None = (0.0, 1.0)) -> dict:
     """Mean, sample standard deviation and a 95% t-interval of one metric over seeds.
 
     With one seed there is no spread to estimate: std and the interval are None, never zero.
+    The interval is clipped to ``bounds`` (default [0, 1]: accuracy, macro-F1 and ECE are
+    fractions), so two widely spread seeds never give an accuracy above 100% (`SEED_INTERVAL`);
+    ``bounds=None`` leaves it unclipped.
     """
     values = np.asarray(values, dtype=float)
     if values.size == 0:
@@ -65,7 +72,10 @@ def seed_summary(values) -> dict:
         return {"mean": mean, "std": None, "ci_low": None, "ci_high": None, "n_seeds": 1}
     std = float(values.std(ddof=1))
     half = float(stats.t.ppf(0.975, n - 1) * std / np.sqrt(n))
-    return {"mean": mean, "std": std, "ci_low": mean - half, "ci_high": mean + half, "n_seeds": n}
+    low, high = mean - half, mean + half
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return {"mean": mean, "std": std, "ci_low": low, "ci_high": high, "n_seeds": n}
 
 
 def expected_calibration_error(labels, logits, n_bins: int = 10) -> float:
@@ -115,7 +125,8 @@ def runs_frame(records: list[dict], labels) -> pd.DataFrame:
 
 
 def summarise_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per model and mode: mean, std and 95% t-interval over seeds of accuracy and macro-F1."""
+    """Per model and mode: mean, std and 95% t-interval over seeds of accuracy and macro-F1, and
+    the correct answers of each seed."""
     rows = []
     for (model, mode), group in runs.groupby(["model", "mode"], sort=False):
         accuracy = seed_summary(group["accuracy"])
@@ -126,7 +137,10 @@ def summarise_runs(runs: pd.DataFrame) -> pd.DataFrame:
                      "macro_f1_mean": f1["mean"], "macro_f1_std": f1["std"],
                      "macro_f1_ci_low": f1["ci_low"], "macro_f1_ci_high": f1["ci_high"],
                      "ece_mean": float(group["ece"].mean()),
-                     "epoch_s_mean": float(group["epoch_s"].mean())})
+                     "epoch_s_mean": float(group["epoch_s"].mean()),
+                     # the raw counts behind the mean, seed by seed
+                     "seed_list": [int(s) for s in group["seed"]],
+                     "correct_per_seed": [int(c) for c in group["correct"]]})
     return pd.DataFrame(rows)
 
 

@@ -203,3 +203,19 @@ def compare_variants(records: list[dict], teachers: list[dict], labels,
                      "ece_ci_low_points": 100 * ece["ci_low"], "ece_ci_high_points": 100 * ece["ci_high"],
                      "ece_p": ece["p_value"]})
     return pd.DataFrame(rows)
+
+
+def family_tests(records: list[dict], teachers: list[dict], labels,
+                 pairs: dict[str, list[tuple[str, str, str]]]) -> pd.DataFrame:
+    """Every comparison of chapter 4 as one Holm family, computed once.
+
+    ``pairs`` maps an experiment ("students", "budget") to its (model, mode a, mode b) pairs; each
+    row carries its ``experiment`` as a field, so a reader selects its rows by field and reads the
+    Holm-adjusted p-values as chapter 4 computed them, never adjusting again over another set.
+    """
+    parts = [compare_variants(records, teachers, labels, experiment_pairs).assign(experiment=experiment)
+             for experiment, experiment_pairs in pairs.items() if experiment_pairs]
+    if not parts:
+        return with_holm(pd.DataFrame(columns=["model", "a", "b", "bootstrap_p", "ece_p", "experiment"]))
+    return with_holm(pd.concat(parts, ignore_index=True))
+

@@ -139,3 +139,37 @@ def test_teacher_seed_records_must_share_the_teachers_recipe(tmp_path):
     art.teacher_seed_record(2).write_text(json.dumps({"seed": 2, "run_key": {**recipe, "seed": 2, "learning_rate": 5e-3}}))
     with pytest.raises(ValueError, match="seed2.json was trained with another learning_rate than the teacher"):
         art.teacher_records()
+
+
+def test_a_recording_in_parts_is_counted_from_when_its_runs_finished(tmp_path):
+    import json
+    import os
+
+    from distill_utils import recording
+    from distill_utils.machine import training_machine
+    from distill_utils.runs import training_code_hash
+
+    minute = 60.0
+    # three runs of 10 minutes back to back, a night's pause, two more: two parts
+    finished = [0, 11 * minute, 22 * minute, 22 * minute + 8 * 3600, 22 * minute + 8 * 3600 + 11 * minute]
+    assert recording.training_parts(finished, [10 * minute] * 5) == 2
+    assert recording.training_parts([], []) == 0
+    # a run that trained for an hour is not a pause, however long since the one before
+    assert recording.training_parts([0, 3700], [60, 3600]) == 1
+    with pytest.raises(ValueError):
+        recording.training_parts([0], [])
+
+    art = Artifacts(tmp_path)
+    key = {"training_code": training_code_hash(), "machine": training_machine()}
+    runs = [("a", key, 1_000_000), ("b", key, 1_000_700), ("c", key, 1_100_000),
+            ("old", {**key, "training_code": "another"}, 1_000_100),  # other code: never reused
+            ("xeon", {**key, "machine": {**key["machine"], "cpu": "another CPU"}}, 1_000_200)]
+    for sha, run_key, finished in runs:
+        path = art.run_record(sha)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"run_key": run_key, "run_key_sha": sha, "epoch_seconds": [300.0, 300.0]}))
+        os.utime(path, (finished, finished))
+    (art.root / "runs" / "truncated.json").write_text('{"run_key": {')
+    summary = recording.recording_summary(art)
+    assert summary["runs"] == 3 and summary["parts"] == 2 and summary["train_min"] == pytest.approx(30.0)
+    assert summary["cpu"] == training_machine()["cpu"]

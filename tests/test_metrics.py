@@ -19,6 +19,16 @@ def test_seed_summary_uses_a_t_interval_and_refuses_to_invent_spread():
         metrics.seed_summary([])
 
 
+def test_seed_interval_stays_within_the_metrics_range():
+    # two seeds far apart near the top: a bare t-interval would run past 100%
+    wide = metrics.seed_summary([0.645, 0.98])
+    half = stats.t.ppf(0.975, 1) * np.std([0.645, 0.98], ddof=1) / np.sqrt(2)
+    assert 0.8125 + half > 1.0 and 0.8125 - half < 0.0  # what the unclipped interval would say
+    assert (wide["ci_low"], wide["ci_high"]) == (0.0, 1.0)
+    assert metrics.seed_summary([0.645, 0.98], bounds=None)["ci_high"] == pytest.approx(0.8125 + half)
+    assert "clipped" in metrics.SEED_INTERVAL and "over seeds" in metrics.SEED_INTERVAL
+
+
 def test_paired_bootstrap_sees_pairing():
     labels = np.zeros(300, dtype=int)
     same = np.zeros(300, dtype=int)

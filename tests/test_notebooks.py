@@ -126,6 +126,21 @@ def test_smoke_results_summary_spans_every_seed(smoke_run):
     assert summary["goals"] == []  # the smoke profile aims at no targets
 
 
+def test_chapter6_states_chapter4s_holm_p_for_every_pair(smoke_run):
+    from distill_utils.results import load_results
+
+    _, art, _ = smoke_run
+    chapter4 = json.loads((art / "experiments.json").read_text())["tests"]
+    summary = load_results(art / "results.json")
+    by_pair = {(t["model"], t["a"], t["b"]): t for t in chapter4}
+    assert summary["comparisons"] and {t["experiment"] for t in chapter4} == {"students", "budget"}
+    for test in summary["comparisons"]:
+        chapter4_test = by_pair[(test["model"], test["a"], test["b"])]
+        assert (test["holm_p"], test["ece_holm_p"]) == (chapter4_test["holm_p"], chapter4_test["ece_holm_p"])
+    # the family is every test of chapter 4, not the student pairs alone
+    assert len(chapter4) > len(summary["comparisons"])
+
+
 def test_papermill_parameter_overrides_the_profile(smoke_run, tmp_path):
     _, art, _ = smoke_run
     papermill.execute_notebook(
