@@ -163,18 +163,35 @@ def disagreements(sentences, labels, teacher_logits, student_logits) -> pd.DataF
     return table.sort_values("right", kind="stable").reset_index(drop=True)
 
 
+def optimizer_steps(record: dict) -> int | None:
+    """The optimizer steps a run took (the last step its training log reached); None without a log."""
+    steps = [entry["step"] for entry in record.get("log_history") or [] if "step" in entry]
+    return int(max(steps)) if steps else None
+
+
+def classes_predicted(record: dict) -> int:
+    """How many classes a run predicted on the test split: 1 means it answers one class for
+    every sentence (a student that never left the majority class)."""
+    return int((np.asarray(record["test"]["confusion_matrix"]).sum(axis=0) > 0).sum())
+
+
 def budget_summary(records: list[dict]) -> pd.DataFrame:
     """The budget curve: per mode and labelled fraction, test accuracy over seeds (mean, 95%
-    t-interval over seeds) and the number of labelled sentences."""
+    t-interval over seeds), the number of labelled sentences, the optimizer steps a run took
+    (modes with the pool take more at the same epochs) and how many seeds predicted one class only."""
     rows = []
     frame = pd.DataFrame([{"mode": r["budget_mode"], "fraction": r["budget_fraction"],
-                           "labelled": r["labelled_sentences"], "accuracy": r["test"]["accuracy"]}
+                           "labelled": r["labelled_sentences"], "accuracy": r["test"]["accuracy"],
+                           "steps": optimizer_steps(r), "classes": classes_predicted(r)}
                           for r in records])
     for (mode, fraction), group in frame.groupby(["mode", "fraction"], sort=False):
         stats_ = seed_summary(group["accuracy"])
+        steps = group["steps"].dropna()
         rows.append({"mode": mode, "fraction": fraction, "labelled": int(group["labelled"].iloc[0]),
                      "seeds": stats_["n_seeds"], "accuracy_mean": stats_["mean"],
-                     "accuracy_ci_low": stats_["ci_low"], "accuracy_ci_high": stats_["ci_high"]})
+                     "accuracy_ci_low": stats_["ci_low"], "accuracy_ci_high": stats_["ci_high"],
+                     "steps": int(round(steps.mean())) if len(steps) else None,
+                     "one_class_seeds": int((group["classes"] == 1).sum())})
     return pd.DataFrame(rows)
 
 

@@ -298,6 +298,7 @@ COLUMNS: dict[str, tuple[str, object]] = {
     "bootstrap_p": ("p, paired bootstrap", "{:.3f}"), "holm_p": ("p, Holm-adjusted", "{:.3f}"),
     "mcnemar_p_per_seed": ("p, McNemar, per seed", None),
     "fraction": ("share of the labels", "{:.0%}"), "labelled": ("labelled sentences", "{:.0f}"),
+    "steps": ("optimizer steps", "{:.0f}"), "one_class_seeds": ("seeds predicting one class only", "{:.0f}"),
     "sentences": ("sentences", None), "temperature": ("temperature T", "{:g}"),
     "entropy_mean": ("entropy, mean (nats)", "{:.3f}"), "top_probability_mean": ("top probability, mean", "{:.3f}"),
     "gflop_per_sample": ("GFLOP per sentence", "{:.2f}"), "mean_tokens_batch1": ("tokens per sentence", "{:.1f}"),

@@ -57,6 +57,40 @@ def test_budget_findings_name_every_fraction_and_question():
     assert lines[1].startswith("* **100% of the labels (1694 sentences)**")
 
 
+def test_budget_findings_say_what_the_schedule_confounds():
+    rows = []
+    for a, b in (("distilled", "hard"), ("soft pool", "hard"), ("soft pool", "hard pool")):
+        rows.append({"model": "m", "a": f"{a} @ 3%", "b": f"{b} @ 3%", "difference_points": 20.0,
+                     "bootstrap_p": 0.001})
+    summary = pd.DataFrame({"fraction": [0.03] * 4, "labelled": [51] * 4, "seeds": [3] * 4,
+                            "mode": ["hard", "distilled", "soft pool", "hard pool"],
+                            "steps": [8, 8, 332, 332], "one_class_seeds": [3, 3, 0, 0]})
+    lines = narrative.budget_findings(pd.DataFrame(rows), summary, "m")
+    assert len(lines) == 3 and lines[1].startswith("  * At 3% the pool modes took 332 optimizer steps")
+    assert "and the modes without the pool 8" in lines[1]
+    assert "hard (3 of 3 seeds), distilled (3 of 3 seeds) predicted one class" in lines[2]
+    # equal steps and every class predicted: nothing to caveat
+    fair = summary.assign(steps=100, one_class_seeds=0)
+    assert len(narrative.budget_findings(pd.DataFrame(rows), fair, "m")) == 1
+
+
+def test_budget_summary_counts_steps_and_one_class_runs():
+    from distill_utils import metrics
+
+    def run(mode, seed, steps, predicted):
+        matrix = [[0, 0, 0], [0, 0, 0], [0, 0, 0]]
+        for label, prediction in enumerate(predicted):
+            matrix[label][prediction] = 10
+        return {"budget_mode": mode, "budget_fraction": 0.03, "labelled_sentences": 51, "seed": seed,
+                "test": {"accuracy": 0.6 + seed / 100, "confusion_matrix": matrix},
+                "log_history": [{"step": steps // 2}, {"step": steps}]}
+
+    records = [run("hard", s, 8, [1, 1, 1]) for s in (1, 2)] + [run("soft pool", s, 332, [0, 1, 2]) for s in (1, 2)]
+    table = metrics.budget_summary(records).set_index("mode")
+    assert table.loc["hard", "steps"] == 8 and table.loc["soft pool", "steps"] == 332
+    assert table.loc["hard", "one_class_seeds"] == 2 and table.loc["soft pool", "one_class_seeds"] == 0
+
+
 def benchmark_table():
     rows = [("t", "teacher", "fp32", 10.0, 0.97, None), ("t", "teacher", "onnx-int8", 3.0, 0.60, None),
             ("s (kd)", "student", "fp32", 5.0, 0.965, None), ("s (kd)", "student", "onnx-int8", 1.0, 0.95, None),
@@ -142,6 +176,10 @@ def test_calibration_and_chapter4_summary_state_their_tests():
     assert "reaches 75.0% on hard labels alone and 92.0% with the teacher's soft labels" in summary_lines[2]
     assert "against 95.0% with every label" in summary_lines[2] and "+0.60 points" in summary_lines[2]
     assert "97.00% on average over its 3 seed(s)" in summary_lines[3]
+    assert "optimizer steps" not in summary_lines[2]  # no step counts recorded: nothing claimed
+    budget["steps"] = [8, 332, 332]
+    with_steps = narrative.chapter4_summary(tests, summary, budget, {"mean": 0.95}, ["s"], "s")[2]
+    assert "soft labels on the pool (332 optimizer steps against 8), against 95.0%" in with_steps
 
 
 def test_recipe_source_names_a_parameter_that_overrode_the_sweep():
