@@ -24,12 +24,12 @@ from ._io import write_json
 from .artifacts import Artifacts, check_same_teacher, read_run
 from .data import read_splits
 from .latency import latency_summary, time_interleaved
-from .machine import cpu_flags, cpu_name, matmul_peak_gflops
+from .machine import cpu_flags, cpu_name, matmul_peak_gflops, torch_threads
 from .metrics import classification_metrics, expected_calibration_error
 from .models import count_parameters, load_checkpoint
 from .profiles import resolve_config
 from .variants import (VARIANT_DTYPE, VARIANT_ENGINE, VARIANTS, Variant, VariantUnavailable, build_variant,
-                       parse_variants, torch_threads)
+                       parse_variants)
 
 
 def forward_flops(config, sequence_length: int, batch_size: int = 1) -> int:

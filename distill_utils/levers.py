@@ -19,8 +19,9 @@ import torch
 from ._io import atomic_path
 from .latency import latency_summary, time_interleaved
 from .benchmark import PerformanceBenchmark
+from .machine import torch_threads
 from .variants import (ORT_LEVELS, Variant, VariantUnavailable, build_variant, export_onnx, onnx_forward,
-                       quantize_onnx, torch_threads)
+                       quantize_onnx)
 
 def quantize_onnx_static(source: Path, target: Path, calibration: list[dict]) -> Path:
     """ONNX Runtime static int8 (QDQ): activation ranges fixed beforehand from ``calibration``

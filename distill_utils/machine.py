@@ -1,11 +1,13 @@
 """What machine a measurement ran on: the CPU's name, the instruction-set extensions that decide
-its speed (AMX, AVX512-BF16, VNNI), and the best matrix-multiply rate it reaches.
+its speed (AMX, AVX512-BF16, VNNI), the torch threads a block runs on, and the best
+matrix-multiply rate it reaches.
 
 Training is deterministic on one CPU, not across CPUs, and latency depends on these extensions,
 so every record says which CPU made it.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import time
@@ -13,10 +15,21 @@ from pathlib import Path
 
 import torch
 
-from .variants import torch_threads
-
 # the extensions that change what this book measures: bf16 and int8 matrix engines, vector width
 SPEED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8")
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None):
+    """Run a block on ``threads`` torch threads (None: as set), then restore the previous count;
+    yields the count in force."""
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _cpuinfo_field(name: str) -> str | None:

@@ -47,6 +47,12 @@ def _versus(tests: pd.DataFrame, model: str, a: str, b: str) -> str:
     return f"{row['difference_points']:+.2f} points, {verdict(row['difference_points'], _p(row))}"
 
 
+def _budget_versus(tests: pd.DataFrame, student: str, fraction: float, a: str, b: str) -> str:
+    """One budget comparison, found by its fields (`paired.family_tests`), never by its name."""
+    row = _row(tests, model=student, fraction=fraction, mode_a=a, mode_b=b)
+    return f"{row['difference_points']:+.2f} points, {verdict(row['difference_points'], _p(row))}"
+
+
 def student_findings(summary: pd.DataFrame, tests: pd.DataFrame, students: list[str], *,
                      hidden_student: str | None = None) -> list[str]:
     """Chapter 4: each student's distilled and plain mean accuracy and the paired verdicts
@@ -73,12 +79,12 @@ def budget_findings(tests: pd.DataFrame, summary: pd.DataFrame, student: str) ->
     lines = []
     for fraction, group in summary.groupby("fraction", sort=True):
         labelled = int(group["labelled"].iloc[0])
-        mode = {m: f"{m} @ {100 * fraction:g}%" for m in ("hard", "distilled", "soft pool", "hard pool")}
+        versus = lambda a, b: _budget_versus(tests, student, fraction, a, b)  # noqa: E731
         lines.append(
             f"* **{100 * fraction:g}% of the labels ({labelled} sentences)**: distillation on them against hard "
-            f"labels alone {_versus(tests, student, mode['distilled'], mode['hard'])}; the teacher's soft labels on "
-            f"the pool against hard labels alone {_versus(tests, student, mode['soft pool'], mode['hard'])}; soft "
-            f"against argmax labels on the same pool {_versus(tests, student, mode['soft pool'], mode['hard pool'])}.")
+            f"labels alone {versus('distilled', 'hard')}; the teacher's soft labels on the pool against hard "
+            f"labels alone {versus('soft pool', 'hard')}; soft against argmax labels on the same pool "
+            f"{versus('soft pool', 'hard pool')}.")
         lines += _budget_caveats(group, fraction)
     return lines
 
@@ -124,22 +130,22 @@ def calibration_findings(tests: pd.DataFrame, students: list[str]) -> list[str]:
 
 
 def chapter4_summary(tests: pd.DataFrame, summary: pd.DataFrame, budget: pd.DataFrame, full_data: dict,
-                     students: list[str], budget_student: str) -> list[str]:
-    """Chapter 4 in four sentences: full data, calibration, scarce labels, and the teacher."""
-    first = students[0]
+                     headline_student: str, budget_student: str) -> list[str]:
+    """Chapter 4 in four sentences: full data and calibration (of ``headline_student``), scarce
+    labels, and the teacher."""
+    first = headline_student
     lines = [f"* **With every label**, distilling {first} against training it plain: "
              f"{_versus(tests, first, 'kd', 'plain')}.",
              f"* **Calibration**: {first}'s ECE, distilled minus plain: {_ece_versus(tests, first, 'kd', 'plain')}."]
     if len(budget):
         smallest = budget["fraction"].min()
         rows = budget[budget["fraction"] == smallest].set_index("mode")
-        name = lambda mode: f"{mode} @ {100 * smallest:g}%"  # noqa: E731
         lines.append(
             f"* **With {100 * smallest:g}% of the labels** ({int(rows['labelled'].iloc[0])} sentences), "
             f"{budget_student} reaches {100 * rows.loc['hard', 'accuracy_mean']:.1f}% on hard labels alone and "
             f"{100 * rows.loc['soft pool', 'accuracy_mean']:.1f}% with the teacher's soft labels on the pool"
             f"{_steps_clause(rows)}, against {100 * full_data['mean']:.1f}% with every label; soft against argmax "
-            f"pool labels (equal steps): {_versus(tests, budget_student, name('soft pool'), name('hard pool'))}.")
+            f"pool labels (equal steps): {_budget_versus(tests, budget_student, smallest, 'soft pool', 'hard pool')}.")
     teacher = _row(summary, mode="teacher")
     lines.append(f"* **The teacher** scores {100 * teacher['accuracy_mean']:.2f}% on average over its "
                  f"{int(teacher['seeds'])} seed(s); every comparison with it above includes that spread.")
@@ -179,9 +185,10 @@ def gap_text(gap: float) -> str:
     return f"{points:.2f} points {'less' if gap > 0 else 'more'} accurate than the teacher"
 
 
-def benchmark_findings(table: pd.DataFrame, seed: int, within_points: float = 1.0) -> list[str]:
+def benchmark_findings(table: pd.DataFrame, seed: int, best: dict | None, within_points: float) -> list[str]:
     """Chapter 5: the fastest student variant, the fastest one within ``within_points`` of the
-    teacher, every variant whose answers differ from its fp32 form, and every skipped variant."""
+    teacher's mean accuracy over seeds (``best``, from `results.best_compressed`), every variant
+    whose answers differ from its fp32 form, and every skipped variant."""
     measured = table[table["skipped"].isna()]
     students = measured[measured["role"] == "student"]
     fastest = students.sort_values("latency_ms_median").iloc[0]
@@ -189,15 +196,13 @@ def benchmark_findings(table: pd.DataFrame, seed: int, within_points: float = 1.
              f"{speedup_text(fastest)} faster than the fp32 teacher at batch size 1 "
              f"({latency_interval_text(fastest)} ms; 95% intervals over timing rounds) and is {gap_text(fastest['accuracy_gap_vs_teacher'])} "
              f"on the test split (seed {seed})."]
-    within = students[students["accuracy_gap_vs_teacher"] <= within_points / 100 + 1e-12]
-    if len(within):
-        best = within.sort_values("latency_ms_median").iloc[0]
-        lines.append(f"* The fastest variant within {within_points:g} point of the teacher's accuracy is "
-                     f"**{best['model']} [{best['variant']}]**: {speedup_text(best)} faster, "
+    if best is not None:
+        lines.append(f"* The fastest variant within {within_points:g} point of the teacher's accuracy (means over "
+                     f"seeds) is **{best['model']} [{best['variant']}]**: {speedup_text(best)} faster, "
                      f"{gap_text(best['accuracy_gap_vs_teacher'])}.")
     else:
         lines.append(f"* No student variant comes within {within_points:g} point of the teacher's accuracy "
-                     "on this test split.")
+                     "(means over seeds) on this test split.")
     for _, row in measured[measured["accuracy_change_vs_fp32"].abs() > 0].iterrows():
         lines.append(f"* {row['model']} [{row['variant']}] answers differently from its fp32 form: "
                      f"{100 * row['accuracy_change_vs_fp32']:+.2f} points of accuracy.")
@@ -228,7 +233,7 @@ def takeaways(results: dict, table: pd.DataFrame, best: dict | None, within_poin
     settings = results["settings"]
     training = pd.DataFrame(results["training_runs"]).set_index(["model", "mode"])
     teacher_acc = 100 * training.loc[(settings["teacher"], "teacher"), "accuracy_mean"]
-    first = settings["students"][0]
+    first = settings["headline_student"]
     kd_acc = 100 * training.loc[(first, "kd"), "accuracy_mean"]
     copy = _row(table, base_model=first, mode="kd", variant="fp32")
     teacher_size = table[table["role"] == "teacher"]["size_mb"].iloc[0]

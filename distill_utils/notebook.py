@@ -1,17 +1,12 @@
 """Notebook plumbing: quiet, reproducible setup and the provenance each executed notebook records."""
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
 import logging
 import os
-import platform
 import sys
 import warnings
-from pathlib import Path
 
 import matplotlib.pyplot as plt
-import torch
 from IPython.display import display
 from matplotlib.figure import Figure
 from myst_nb import glue as myst_glue
@@ -19,13 +14,10 @@ from transformers.utils import logging as hf_logging
 
 from ._io import write_json
 from .artifacts import display_path
-from .machine import describe_machine
 from .plots import set_style
+from .provenance import run_metadata
 
 PROVENANCE_MIME = "application/json"
-
-PACKAGES = ("torch", "transformers", "tokenizers", "datasets", "accelerate", "huggingface_hub",
-            "scikit-learn", "numpy", "pandas", "papermill")
 
 
 def setup_notebook() -> None:
@@ -53,28 +45,6 @@ def glue(name: str, value, display: bool = False) -> None:
     myst_glue(name, value, display=display)
     if isinstance(value, Figure):
         plt.close(value)
-
-
-def library_hash() -> str:
-    """sha256 over the source of distill_utils: which library code produced a notebook's outputs."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def run_metadata(cfg) -> dict:
-    """Profile, parameters, package versions and the library hash, for the record."""
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
-    return {"profile": cfg.profile, "parameters": {k: v for k, v in cfg.as_dict().items() if k != "artifacts_dir"},
-            "python": platform.python_version(), "packages": versions,
-            "distill_utils_sha": library_hash(), "threads": torch.get_num_threads(), "machine": describe_machine()}
 
 
 def record_provenance(cfg, art, notebook: str) -> dict:

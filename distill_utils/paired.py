@@ -212,10 +212,20 @@ def family_tests(records: list[dict], teachers: list[dict], labels,
     ``pairs`` maps an experiment ("students", "budget") to its (model, mode a, mode b) pairs; each
     row carries its ``experiment`` as a field, so a reader selects its rows by field and reads the
     Holm-adjusted p-values as chapter 4 computed them, never adjusting again over another set.
+    A budget-curve comparison also carries its ``fraction`` and the two budget modes (``mode_a``,
+    ``mode_b``) as fields, read from the runs' records, so no reader parses them out of a name.
     """
     parts = [compare_variants(records, teachers, labels, experiment_pairs).assign(experiment=experiment)
              for experiment, experiment_pairs in pairs.items() if experiment_pairs]
     if not parts:
-        return with_holm(pd.DataFrame(columns=["model", "a", "b", "bootstrap_p", "ece_p", "experiment"]))
-    return with_holm(pd.concat(parts, ignore_index=True))
+        return with_holm(pd.DataFrame(columns=["model", "a", "b", "bootstrap_p", "ece_p", "experiment",
+                                               "fraction", "mode_a", "mode_b"]))
+    tests = pd.concat(parts, ignore_index=True)
+    budget = {(r["model"], r.get("mode")): (r["budget_fraction"], r["budget_mode"])
+              for r in records if "budget_fraction" in r}
+    points = [(budget.get((m, a)), budget.get((m, b))) for m, a, b in zip(tests["model"], tests["a"], tests["b"])]
+    tests["fraction"] = [a[0] if a else None for a, _ in points]
+    tests["mode_a"] = [a[1] if a else None for a, _ in points]
+    tests["mode_b"] = [b[1] if b else None for _, b in points]
+    return with_holm(tests)
 

@@ -26,7 +26,8 @@ import yaml
 
 from ._io import atomic_path
 from .artifacts import Artifacts, artifacts_root, repo_root
-from .notebook import PROVENANCE_MIME, library_hash
+from .notebook import PROVENANCE_MIME
+from .provenance import library_hash
 from .profiles import PROFILE_ENV
 from .results import load_results
 

@@ -23,7 +23,8 @@ from .machine import cpu_flags, cpu_name
 from .data import read_splits, split_agreement
 from .goals import goal_checks
 from .metrics import runs_frame, seed_summary, summarise_runs
-from .notebook import library_hash, run_metadata
+from .profiles import within_points
+from .provenance import library_hash, run_metadata
 from .runs import check_trained_on
 from .narrative import SWEEP_CHOICE
 from .reference import FINBERT, REFERENCE
@@ -128,7 +129,7 @@ def build_results(cfg, art: Artifacts) -> dict:
             "sequence_length": f"dynamic padding, truncation at {cfg.max_length}",
         },
         "settings": {
-            "teacher": cfg.teacher, "students": list(cfg.students),
+            "teacher": cfg.teacher, "students": list(cfg.students), "headline_student": cfg.headline_student,
             "teacher_seeds": [int(t["seed"]) for t in teachers],
             "teacher_epochs": cfg.teacher_epochs, "teacher_lr": cfg.teacher_lr,
             "student_epochs": cfg.student_epochs, "student_lr": cfg.student_lr,
@@ -144,7 +145,7 @@ def build_results(cfg, art: Artifacts) -> dict:
         # measured training minutes per experiment, and how the recording was trained (chapter 4)
         "training_time": experiments.get("training_time"), "recording": experiments.get("recording"),
         "goals": goal_checks(cfg, training, comparisons, variants, experiments,
-                             best_compressed({"models": variants}, cfg.goals.compressed_gap_max_points) if cfg.goals else None),
+                             best_compressed(models_table(variants), within_points(cfg)) if cfg.goals else None),
         "reference": {"experiment": REFERENCE, "finbert": FINBERT},
     }
 
@@ -232,16 +233,18 @@ def models_table(models: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows).astype({"accuracy_std": float, "accuracy_ci_low": float, "accuracy_ci_high": float})
 
 
-def best_compressed(results: dict, within_points: float = 1.0) -> dict | None:
+def best_compressed(table: pd.DataFrame, within_points: float) -> dict | None:
     """The fastest student variant whose mean accuracy over seeds is within ``within_points`` of
-    the teacher's (fp32), or None when no student variant is."""
-    table = models_table(results["models"])
+    the teacher's (fp32), or None when no student variant is. ``table`` is `models_table`'s (the
+    one definition of "the fastest variant within reach", read by chapters 5 and 6 and the goals;
+    ``within_points`` comes from `profiles.within_points`)."""
     teacher = table[(table["role"] == "teacher") & (table["variant"] == "fp32")].iloc[0]
     close = table[(table["role"] == "student")
                   & (100 * (teacher["accuracy"] - table["accuracy"]) <= within_points + 1e-9)]
     if close.empty:
         return None
-    return close.sort_values("latency_ms_median").iloc[0].to_dict()
+    best = close.sort_values("latency_ms_median").iloc[0].to_dict()
+    return {**best, "accuracy_gap_vs_teacher": teacher["accuracy"] - best["accuracy"]}
 
 
 def reference_comparison(results: dict) -> pd.DataFrame:
@@ -251,7 +254,7 @@ def reference_comparison(results: dict) -> pd.DataFrame:
     table = models_table(results["models"])
     fp32 = table[table["variant"] == "fp32"]
     teacher = fp32[fp32["role"] == "teacher"].iloc[0]
-    student_name = results["settings"]["students"][0]
+    student_name = results["settings"]["headline_student"]
     student = fp32[(fp32["base_model"] == student_name) & (fp32["mode"] == "kd")].iloc[0]
     ref = results["reference"]["experiment"]
     n_test = results["run"]["split_sizes"]["test"]

@@ -20,6 +20,7 @@ import torch
 
 from ._io import atomic_path
 from .artifacts import WEIGHTS_FILE
+from .machine import torch_threads
 from .trainer import mixed_precision
 
 VARIANTS: tuple[str, ...] = ("fp32", "bf16", "int8-dynamic", "onnx-fp32", "onnx-int8")
@@ -31,17 +32,6 @@ VARIANT_ENGINE = {"fp32": "torch", "bf16": "torch", "int8-dynamic": "torch",
 
 class VariantUnavailable(RuntimeError):
     """A variant that cannot be built on this machine; the benchmark reports the reason."""
-
-
-@contextlib.contextmanager
-def torch_threads(threads: int | None):
-    previous = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        yield torch.get_num_threads()
-    finally:
-        torch.set_num_threads(previous)
 
 
 @dataclass

@@ -115,3 +115,31 @@ def test_holm_adjustment_matches_the_textbook_example():
     assert adjusted == pytest.approx([0.03, 0.06, 0.06, 0.02])
     assert paired.holm_adjust([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1
     assert paired.holm_adjust([]) == []
+
+
+def test_family_tests_adjust_once_and_key_budget_points_by_fields():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 60)
+
+    def logits(correct_share, seed):
+        out = rng.normal(size=(60, 3))
+        right = np.arange(60) < int(60 * correct_share)
+        out[right, labels[right]] += 10
+        return out.tolist()
+
+    teachers = [{"model": "t", "seed": s, "test_logits": logits(0.95, s)} for s in (1, 2)]
+    records = [{"model": "s", "mode": mode, "seed": s, "test_logits": logits(share, s)}
+               for mode, share in (("kd", 0.9), ("plain", 0.85)) for s in (1, 2)]
+    records += [{"model": "s", "mode": f"{mode} @ 3%", "seed": s, "test_logits": logits(share, s),
+                 "budget_fraction": 0.03, "budget_mode": mode}
+                for mode, share in (("soft pool", 0.8), ("hard pool", 0.7)) for s in (1, 2)]
+    pairs = {"students": [("s", "kd", "plain"), ("s", "kd", "teacher")],
+             "budget": [("s", "soft pool @ 3%", "hard pool @ 3%")]}
+    tests = paired.family_tests(records, teachers, labels, pairs)
+    assert list(tests["experiment"]) == ["students", "students", "budget"]
+    budget = tests[tests["experiment"] == "budget"].iloc[0]
+    assert (budget["fraction"], budget["mode_a"], budget["mode_b"]) == (0.03, "soft pool", "hard pool")
+    assert tests.loc[tests["experiment"] == "students", "fraction"].isna().all()
+    # one family: the adjustment runs over all three accuracy and three ECE tests together
+    expected = paired.holm_adjust(list(tests["bootstrap_p"]) + list(tests["ece_p"]))
+    assert list(tests["holm_p"]) + list(tests["ece_holm_p"]) == pytest.approx(expected)

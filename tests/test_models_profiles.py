@@ -16,7 +16,7 @@ def test_unknown_model_lists_valid_names():
 
 def test_unknown_profile_lists_valid_profiles(monkeypatch):
     monkeypatch.delenv("DISTILL_PROFILE", raising=False)
-    with pytest.raises(ValueError, match="unknown profile 'gpu'; valid profiles: cpu, seed, seed-smoke, ci, smoke"):
+    with pytest.raises(ValueError, match="unknown profile 'gpu'; valid profiles: cpu, seed, seed-smoke, smoke, ci"):
         get_profile("gpu")
 
 
@@ -135,6 +135,18 @@ def test_seeds_and_study_settings_resolve():
     assert smoke.sweep_student == smoke.budget_student == smoke.hidden_student == "tiny-bert-random"
     with pytest.raises(ValueError, match="sweep_student='tiny-bert-copy' is not one of the students"):
         resolve_config("smoke", students="tiny-bert-random", sweep_student="tiny-bert-copy")
+    # `-p students` alone: the roles the profile gave to students now left out are taken from the
+    # students given, never an error about a setting the user did not touch
+    cut = resolve_config("smoke", students="tiny-bert-cut")
+    assert (cut.headline_student, cut.sweep_student, cut.budget_student, cut.hidden_student) == ("tiny-bert-cut",) * 4
+    kept = resolve_config("smoke", students="tiny-bert-cut,tiny-bert-random")
+    assert kept.sweep_student == "tiny-bert-random"  # the profile's own choice, still a student
+    # the headline student is named, not implied by the order of the students
+    cpu = resolve_config("cpu")
+    assert cpu.headline_student == "distil-mpnet-6layer"
+    assert resolve_config("cpu", students="all-MiniLM-L6-v2,distil-mpnet-6layer").headline_student == "distil-mpnet-6layer"
+    with pytest.raises(ValueError, match="headline_student='all-MiniLM-L6-v2' is not one of the students"):
+        resolve_config("cpu", students="distil-mpnet-6layer", headline_student="all-MiniLM-L6-v2")
     with pytest.raises(ValueError, match="seeds must be distinct"):
         resolve_config("cpu", seeds="1,1")
     with pytest.raises(ValueError, match="sweep_alphas must lie in"):

@@ -47,6 +47,7 @@ def test_budget_findings_name_every_fraction_and_question():
     for fraction in (0.03, 1.0):
         for a, b in (("distilled", "hard"), ("soft pool", "hard"), ("soft pool", "hard pool")):
             rows.append({"model": "m", "a": f"{a} @ {100 * fraction:g}%", "b": f"{b} @ {100 * fraction:g}%",
+                         "fraction": fraction, "mode_a": a, "mode_b": b,
                          "difference_points": 10.0 if a == "soft pool" and b == "hard" else 0.5,
                          "bootstrap_p": 0.001 if a == "soft pool" and b == "hard" else 0.4})
     summary = pd.DataFrame({"fraction": [0.03, 1.0], "labelled": [51, 1694]})
@@ -60,8 +61,8 @@ def test_budget_findings_name_every_fraction_and_question():
 def test_budget_findings_say_what_the_schedule_confounds():
     rows = []
     for a, b in (("distilled", "hard"), ("soft pool", "hard"), ("soft pool", "hard pool")):
-        rows.append({"model": "m", "a": f"{a} @ 3%", "b": f"{b} @ 3%", "difference_points": 20.0,
-                     "bootstrap_p": 0.001})
+        rows.append({"model": "m", "a": "x", "b": "y", "fraction": 0.03, "mode_a": a, "mode_b": b,
+                     "difference_points": 20.0, "bootstrap_p": 0.001})  # found by fields, whatever the names
     summary = pd.DataFrame({"fraction": [0.03] * 4, "labelled": [51] * 4, "seeds": [3] * 4,
                             "mode": ["hard", "distilled", "soft pool", "hard pool"],
                             "steps": [8, 8, 332, 332], "one_class_seeds": [3, 3, 0, 0]})
@@ -104,10 +105,13 @@ def benchmark_table():
 
 
 def test_benchmark_findings():
-    lines = narrative.benchmark_findings(benchmark_table(), seed=42)
+    table = benchmark_table()
+    best = table.iloc[2].to_dict()  # s (kd) [fp32], within 1 point over seeds (results.best_compressed)
+    lines = narrative.benchmark_findings(table, 42, best, 1.0)
     assert lines[0].startswith("* The fastest student variant, **s (kd) [onnx-int8]**, runs 10.0x faster")
     assert "2.00 points less accurate than the teacher" in lines[0]
-    assert "within 1 point of the teacher's accuracy is **s (kd) [fp32]**: 2.0x faster, 0.50 points less" in lines[1]
+    assert "within 1 point of the teacher's accuracy (means over seeds) is **s (kd) [fp32]**: 2.0x faster, 0.50 points less" in lines[1]
+    assert "No student variant comes within 0.5 point" in narrative.benchmark_findings(table, 42, None, 0.5)[1]
     assert any("t [onnx-int8] answers differently from its fp32 form: -37.00 points" in line for line in lines)
     assert lines[-1] == "* s (kd) [bf16] was skipped: no bf16 instructions."
     assert narrative.gap_text(0.0) == "exactly as accurate as the teacher"
@@ -162,6 +166,7 @@ def test_calibration_and_chapter4_summary_state_their_tests():
                                                  "accuracy_mean": 0.97}])], ignore_index=True)
     ece = {"ece_difference_points": [-2.1, 0.5, 0.0], "ece_p": [0.001, 0.4, 1.0], "ece_holm_p": [0.004, 0.8, 1.0]}
     budget_tests = pd.DataFrame([{"model": "s", "a": "soft pool @ 3%", "b": "hard pool @ 3%",
+                                  "fraction": 0.03, "mode_a": "soft pool", "mode_b": "hard pool",
                                   "difference_points": 0.6, "bootstrap_p": 0.3, "ece_difference_points": 0.0,
                                   "ece_p": 1.0}])
     tests = pd.concat([tests.assign(**ece), budget_tests], ignore_index=True)
@@ -170,7 +175,7 @@ def test_calibration_and_chapter4_summary_state_their_tests():
                      "-2.10 points, significantly lower (p = 0.004)."]
     budget = pd.DataFrame([{"mode": mode, "fraction": 0.03, "labelled": 50, "accuracy_mean": acc}
                            for mode, acc in (("hard", 0.75), ("soft pool", 0.92), ("hard pool", 0.915))])
-    summary_lines = narrative.chapter4_summary(tests, summary, budget, {"mean": 0.95}, ["s"], "s")
+    summary_lines = narrative.chapter4_summary(tests, summary, budget, {"mean": 0.95}, "s", "s")
     assert len(summary_lines) == 4
     assert "+1.00 points, not distinguishable" in summary_lines[0]
     assert "reaches 75.0% on hard labels alone and 92.0% with the teacher's soft labels" in summary_lines[2]
@@ -178,7 +183,7 @@ def test_calibration_and_chapter4_summary_state_their_tests():
     assert "97.00% on average over its 3 seed(s)" in summary_lines[3]
     assert "optimizer steps" not in summary_lines[2]  # no step counts recorded: nothing claimed
     budget["steps"] = [8, 332, 332]
-    with_steps = narrative.chapter4_summary(tests, summary, budget, {"mean": 0.95}, ["s"], "s")[2]
+    with_steps = narrative.chapter4_summary(tests, summary, budget, {"mean": 0.95}, "s", "s")[2]
     assert "soft labels on the pool (332 optimizer steps against 8), against 95.0%" in with_steps
 
 

@@ -3,7 +3,8 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from distill_utils import pipeline
-from distill_utils.notebook import PROVENANCE_MIME, library_hash
+from distill_utils.notebook import PROVENANCE_MIME
+from distill_utils.provenance import library_hash
 
 
 def write_recorded(path, sha):

@@ -66,16 +66,29 @@ def fake_results(teacher_acc=0.97, student_accs=(0.95, 0.96), speedup=2.0):
                        "accuracy": {"mean": acc, "std": 0.01, "ci_low": acc - 0.02, "ci_high": acc + 0.02},
                        "latency_ms": {"median": latency, "p95": latency}, "speedup_vs_teacher": 10.0 / latency,
                        "speedup_ci": [9.0 / latency, 11.0 / latency], "size_mb": 250.0, "disk_mb": 60.0})
-    return {"schema": results.SCHEMA_VERSION, "models": models, "settings": {"students": ["s"], "teacher": "t"},
+    return {"schema": results.SCHEMA_VERSION, "models": models, "settings": {"students": ["s"], "headline_student": "s", "teacher": "t"},
             "run": {"profile": "cpu", "split_sizes": {"test": 100}},
             "reference": {"experiment": EXPERIMENT,
                           "finbert": {"model": "FinBERT", "accuracy": 0.97}}}
 
 
 def test_best_compressed_is_the_fastest_student_close_enough_to_the_teacher():
-    assert results.best_compressed(fake_results(student_accs=(0.965, 0.962)), 1.0)["variant"] == "onnx-int8"
-    assert results.best_compressed(fake_results(student_accs=(0.965, 0.95)), 1.0)["variant"] == "fp32"
-    assert results.best_compressed(fake_results(student_accs=(0.90, 0.90)), 1.0) is None
+    def best(accs):
+        return results.best_compressed(results.models_table(fake_results(student_accs=accs)["models"]), 1.0)
+
+    assert best((0.965, 0.962))["variant"] == "onnx-int8"
+    assert best((0.965, 0.962))["accuracy_gap_vs_teacher"] == pytest.approx(0.008)
+    assert best((0.965, 0.95))["variant"] == "fp32"
+    assert best((0.90, 0.90)) is None
+
+
+def test_within_reach_is_read_from_the_goals_alone():
+    from distill_utils.profiles import Goals, within_points
+
+    assert within_points(resolve_config("cpu")) == Goals().compressed_gap_max_points
+    assert within_points(resolve_config("smoke")) == Goals().compressed_gap_max_points  # no targets: the default
+    strict = resolve_config("cpu").replace(goals=Goals(compressed_gap_max_points=0.5))
+    assert within_points(strict) == 0.5
 
 
 def test_reference_comparison_compares_latency_as_ratios():
@@ -108,7 +121,8 @@ def test_goal_checks_report_met_missed_and_reported_figures():
     budget = {"student": budget_student, "summary": [
         {"mode": "soft pool", "fraction": 0.03, "labelled": 50, "accuracy_mean": 0.93},
         {"mode": "soft pool", "fraction": 0.1, "labelled": 170, "accuracy_mean": 0.94}],
-        "tests": [{"a": "soft pool @ 3%", "b": "hard pool @ 3%", "difference_points": 0.5,
+        "tests": [{"a": "soft pool @ 3%", "b": "hard pool @ 3%", "fraction": 0.03, "mode_a": "soft pool",
+                   "mode_b": "hard pool", "difference_points": 0.5,
                    "ci_low_points": -0.4, "ci_high_points": 1.4}]}
     experiments = {"budget": budget, "cost": [
         {"student": student, "mode": "kd (cached teacher logits)", "ratio_vs_plain": 1.05},
@@ -123,7 +137,7 @@ def test_goal_checks_report_met_missed_and_reported_figures():
                "disk_mb": None, "latency_ms": {"median": 1.0, "p95": 1.0}, "throughput": {"samples_per_s": 1.0},
                "correct_per_seed": [1]} for m in models]
     def checks(models):
-        best = results.best_compressed({"models": models}, 1.0)
+        best = results.best_compressed(results.models_table(models), 1.0)
         return {g["goal"].split(":")[0].split(",")[0]: g for g in
                 results.goal_checks(cfg, training, comparisons, models, experiments, best)}
 
