@@ -60,15 +60,16 @@ def artifacts_root(profile: str, override: str | os.PathLike | None = None) -> P
     return root / "artifacts" / profile
 
 
-def display_path(path: str | os.PathLike) -> str:
-    """A path as readers should see it: relative to the repository, never a machine path."""
+def display_path(path: str | os.PathLike, keep: int = 1) -> str:
+    """A path as readers should see it: relative to the repository, never a machine path; outside
+    the clone, its last ``keep`` parts (an artifact's own layout, e.g. model/mode-seed/file)."""
     path = Path(path).resolve()
     for base in (repo_root(), Path.cwd()):
         try:
             return str(path.relative_to(base.resolve()))
         except ValueError:
             continue
-    return f"<...>/{path.name}"
+    return "<...>/" + "/".join(path.parts[-keep:])
 
 
 def is_checkpoint(directory: str | os.PathLike) -> bool:
@@ -93,8 +94,21 @@ def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
 
 
 def read_run(directory: str | os.PathLike) -> dict:
-    """The run record saved beside a checkpoint."""
-    return read_json(Path(directory) / RUN_FILE)
+    """The run record saved beside a checkpoint. A damaged one (truncated, not JSON) is refused with
+    its path and the notebook that trains it again, never a bare JSON error."""
+    path = Path(directory) / RUN_FILE
+    try:
+        record = read_json(path)
+    except ValueError as error:
+        producer = PRODUCERS["teacher" if "teacher" in Path(directory).parts else "students"]
+        raise ValueError(
+            f"{display_path(path, keep=3)} is not a readable run record ({error.__class__.__name__}: truncated "
+            f"or edited?): delete the folder {display_path(directory, keep=2)} and re-run notebooks/{producer}.ipynb, "
+            "which trains that run again") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"{display_path(path, keep=3)} is not a run record (a {type(record).__name__}): delete "
+                         f"the folder {display_path(directory, keep=2)} and train it again")
+    return record
 
 
 def check_same_teacher(teacher_dir: str | os.PathLike, records: list[dict], reader: str) -> None:
@@ -208,13 +222,25 @@ class Artifacts:
         return self.root / "provenance" / f"{notebook}.json"
 
     # ------------------------------------------------------------------ what must exist
+    def show(self, path: str | os.PathLike) -> str:
+        """A path in this artifact folder as a reader should see it: relative to the repository, or
+        to the folder when it lies outside the clone (``<artifacts_dir>/students/<name>/kd-seed42``),
+        so a message names the model and seed and never a machine path."""
+        shown = display_path(path)
+        if not shown.startswith("<...>"):
+            return shown
+        try:
+            return f"<artifacts_dir>/{Path(path).resolve().relative_to(self.root.resolve())}"
+        except ValueError:
+            return shown
+
     def require(self, path: Path, produced_by: str) -> Path:
         """``path`` if it exists, else an error naming the notebook that writes it."""
         recover(path)  # a writer killed mid-replace left the complete old copy beside it
         if not Path(path).exists():
             notebook = PRODUCERS.get(produced_by, produced_by)
             raise FileNotFoundError(
-                f"{display_path(path)} is missing: run notebooks/{notebook}.ipynb first "
+                f"{self.show(path)} is missing: run notebooks/{notebook}.ipynb first "
                 "(with the same profile and artifacts_dir)")
         return Path(path)
 

@@ -1,12 +1,14 @@
 """Notebook plumbing: quiet, reproducible setup and the provenance each executed notebook records."""
 from __future__ import annotations
 
+import ast
 import logging
 import os
 import sys
 import warnings
 
 import matplotlib.pyplot as plt
+from IPython import get_ipython
 from IPython.display import display
 from matplotlib.figure import Figure
 from myst_nb import glue as myst_glue
@@ -20,8 +22,43 @@ from .provenance import run_metadata
 PROVENANCE_MIME = "application/json"
 
 
+# how a notebook's own parameters cell begins, and how papermill begins the cell it injects after it
+DECLARED_CELL = "# Parameters (papermill"
+INJECTED_CELL = "# Parameters\n"
+
+
+def _assigned(source: str) -> set[str]:
+    return {target.id for node in ast.parse(source).body if isinstance(node, ast.Assign)
+            for target in node.targets if isinstance(target, ast.Name)}
+
+
+def undeclared_parameters(history: list[str]) -> list[str]:
+    """The names papermill injected (``-p name value``) that the notebook's parameters cell does not
+    declare, from the sources of the cells run so far; papermill itself passes any name through."""
+    declared = next((cell for cell in history if cell.lstrip().startswith(DECLARED_CELL)), None)
+    if declared is None:
+        return []
+    known = _assigned(declared)
+    injected = set().union(*(_assigned(cell) for cell in history if cell.startswith(INJECTED_CELL)))
+    return sorted(injected - known)
+
+
+def refuse_undeclared_parameters() -> None:
+    """Stop a notebook that papermill gave a parameter it does not declare (a typo such as
+    ``-p tempreature 4`` would otherwise run with the default and exit 0)."""
+    shell = get_ipython()
+    history = list(shell.user_ns.get("In", [])) if shell is not None else []
+    declared = next((cell for cell in history if cell.lstrip().startswith(DECLARED_CELL)), "")
+    unknown = undeclared_parameters(history)
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {', '.join(unknown)}: this notebook declares "
+                         f"{', '.join(sorted(_assigned(declared)))}")
+
+
 def setup_notebook() -> None:
-    """Plot style, and no loader chatter or progress bars in the book."""
+    """Refuse parameters the notebook does not declare; plot style, and no loader chatter or
+    progress bars in the book."""
+    refuse_undeclared_parameters()
     set_style()
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import nbformat
 import papermill
-import yaml
 
 from ._io import atomic_path
 from .artifacts import Artifacts, artifacts_root, repo_root
@@ -186,6 +185,20 @@ def build_book(source: Path) -> Path:
     return source / "_build" / "html"
 
 
+def parse_parameter(value: str):
+    """A ``-p name value`` value read as papermill's own command line reads it: True, False, None,
+    then a decimal int ("075" is 75, never YAML's octal 61), a float, else the string as given
+    (an empty string stays empty, and a notebook refuses an empty list; never "the profile's")."""
+    if value in ("True", "False", "None"):
+        return {"True": True, "False": False, "None": None}[value]
+    for convert in (int, float):
+        try:
+            return convert(value)
+        except ValueError:
+            continue
+    return value
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Execute the book's notebooks and build the book.")
     parser.add_argument("--profile", default="cpu")
@@ -196,9 +209,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="render the committed notebooks as they are (no execution)")
     parser.add_argument("--only", nargs="*", help="notebook number prefixes to run, e.g. 03 04")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                        help="extra papermill parameter (value parsed as YAML, like papermill -p)")
+                        help="extra papermill parameter (value read as papermill -p reads it)")
     args = parser.parse_args(argv)
-    parameters = {name: yaml.safe_load(value) for name, value in args.parameter}
+    parameters = {name: parse_parameter(value) for name, value in args.parameter}
     root = repo_root()
     if args.book_only:
         html = build_book(root)

@@ -190,23 +190,60 @@ def load_results(path: str | Path) -> dict:
     if results["schema"] != SCHEMA_VERSION:
         raise ValueError(f"{path.name} has schema {results['schema']}, this code reads {SCHEMA_VERSION}")
     _check_models(path.name, results["models"])
+    _check_training_runs(path.name, results["training_runs"])
+    _check_comparisons(path.name, results["comparisons"])
     return results
 
 
+def _number(name: str, where: str, value, low: float, high: float, *, optional: bool = False) -> None:
+    """A figure of the summary that must be a number in [low, high]: the error names the field."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ValueError(f"{name}: {where} must be a number in [{low:g}, {high:g}], got {value!r}; write the "
+                         "summary again with notebooks/06_results.ipynb")
+
+
+def _objects(name: str, key: str, items, *, non_empty: bool = False) -> list[dict]:
+    if not isinstance(items, list) or (non_empty and not items):
+        raise ValueError(f"{name}: {key} must be a{' non-empty' if non_empty else ''} list, got {items!r:.60}")
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ValueError(f"{name}: {key}[{i}] is not an object")
+    return items
+
+
 def _check_models(name: str, models) -> None:
-    """Every measured model carries accuracies that are fractions in [0, 1]: name the field if not."""
-    if not isinstance(models, list) or not models:
-        raise ValueError(f"{name}: models must be a non-empty list, got {models!r:.60}")
-    for i, model in enumerate(models):
-        if not isinstance(model, dict):
-            raise ValueError(f"{name}: models[{i}] is not an object")
+    """Every measured model carries accuracy, macro-F1 and ECE as fractions in [0, 1]: the mean, the
+    interval over seeds and every seed's value. An error names the field."""
+    for i, model in enumerate(_objects(name, "models", models, non_empty=True)):
         if model.get("skipped"):
             continue
+        label = f"({model.get('label', '?')} [{model.get('variant', '?')}])"
         for field in ("accuracy", "macro_f1", "ece"):
-            value = (model.get(field) or {}).get("mean") if isinstance(model.get(field), dict) else None
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-                raise ValueError(f"{name}: models[{i}].{field}.mean must be a fraction in [0, 1], got {value!r} "
-                                 f"({model.get('label', '?')} [{model.get('variant', '?')}])")
+            stats = model.get(field) if isinstance(model.get(field), dict) else {}
+            _number(name, f"models[{i}].{field}.mean {label}", stats.get("mean"), 0, 1)
+            per_seed = stats.get("per_seed", [])
+            if not isinstance(per_seed, list):
+                raise ValueError(f"{name}: models[{i}].{field}.per_seed must be a list {label}")
+            for j, value in enumerate(per_seed):
+                _number(name, f"models[{i}].{field}.per_seed[{j}] {label}", value, 0, 1)
+
+
+def _check_training_runs(name: str, runs) -> None:
+    for i, run in enumerate(_objects(name, "training_runs", runs)):
+        for key in ("accuracy_mean", "macro_f1_mean", "ece_mean"):
+            _number(name, f"training_runs[{i}].{key}", run.get(key), 0, 1)
+        for key in ("accuracy_ci_low", "accuracy_ci_high", "macro_f1_ci_low", "macro_f1_ci_high", "accuracy_std"):
+            _number(name, f"training_runs[{i}].{key}", run.get(key), 0, 1, optional=True)
+
+
+def _check_comparisons(name: str, comparisons) -> None:
+    for i, test in enumerate(_objects(name, "comparisons", comparisons)):
+        for key in ("difference_points", "ci_low_points", "ci_high_points"):
+            _number(name, f"comparisons[{i}].{key}", test.get(key), -100, 100)
+        for key in ("bootstrap_p", "holm_p", "ece_p", "ece_holm_p"):
+            _number(name, f"comparisons[{i}].{key}", test.get(key), 0, 1, optional=key != "bootstrap_p")
 
 
 def models_table(models: list[dict]) -> pd.DataFrame:

@@ -99,6 +99,30 @@ def test_missing_artifacts_name_the_notebook(tmp_path):
             call()
 
 
+def test_a_missing_checkpoint_outside_the_clone_is_named_with_its_model_and_seed(tmp_path):
+    art = Artifacts(tmp_path / "elsewhere")  # an artifacts_dir outside the repository
+    with pytest.raises(FileNotFoundError) as error:
+        art.require_student("all-MiniLM-L6-v2", "kd", 42)
+    message = str(error.value)
+    assert "<artifacts_dir>/students/all-MiniLM-L6-v2/kd-seed42/model.safetensors is missing" in message
+    assert str(tmp_path) not in message and "run notebooks/04_student_training.ipynb" in message
+
+
+def test_a_truncated_run_record_is_named_with_the_fix(tmp_path):
+    folder = tmp_path / "students" / "all-MiniLM-L6-v2" / "kd-seed42"
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text('{"role": "student", "test": {"accur')
+    with pytest.raises(ValueError) as error:
+        read_run(folder)
+    message = str(error.value)
+    assert "all-MiniLM-L6-v2/kd-seed42/run.json is not a readable run record" in message
+    assert "JSONDecodeError" in message and "re-run notebooks/04_student_training.ipynb" in message
+    assert str(tmp_path) not in message
+    (folder / "run.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="is not a run record"):
+        read_run(folder)
+
+
 def test_students_of_another_teacher_are_refused(tmp_path):
     from distill_utils.artifacts import check_same_teacher
 

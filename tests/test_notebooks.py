@@ -152,6 +152,14 @@ def test_papermill_parameter_overrides_the_profile(smoke_run, tmp_path):
     assert record["temperature"] == 4.0 and record["alpha"] == 0.3 and record["seed"] == 7
 
 
+def test_papermill_run_directly_refuses_a_parameter_the_notebook_does_not_declare(tmp_path):
+    with pytest.raises(papermill.PapermillExecutionError, match="unknown parameter.*tempreature"):
+        papermill.execute_notebook(
+            str(REPO / "notebooks" / "03_distillation_loss.ipynb"), str(tmp_path / "03.ipynb"),
+            parameters={"profile": "smoke", "tempreature": 4, "artifacts_dir": str(tmp_path / "empty")},
+            cwd=str(REPO / "notebooks"), progress_bar=False, kernel_name="python3")
+
+
 def test_notebook_without_its_inputs_names_the_one_to_run_first(tmp_path, phrasebank_dir):
     with pytest.raises(papermill.PapermillExecutionError, match="run notebooks/01_dataset_exploration.ipynb first"):
         papermill.execute_notebook(

@@ -34,3 +34,28 @@ def test_a_parameter_no_notebook_declares_is_refused_before_anything_runs(tmp_pa
     assert not (tmp_path / "out" / "01_dataset_exploration.ipynb").exists()
     declared = pipeline.declared_parameters(pipeline.repo_root() / "notebooks" / "04_student_training.ipynb")
     assert {"alpha", "temperature", "seeds", "budget_fractions"} <= declared
+
+
+def test_parameters_are_read_as_papermill_reads_them():
+    # `-p seeds 075` is 75 (YAML would read octal 61); an empty value stays empty and is refused by
+    # the notebook, never taken to mean "the profile's seeds"
+    assert pipeline.parse_parameter("075") == 75
+    assert pipeline.parse_parameter("") == ""
+    assert pipeline.parse_parameter("0.5") == 0.5 and pipeline.parse_parameter("1e-3") == 0.001
+    assert pipeline.parse_parameter("False") is False and pipeline.parse_parameter("None") is None
+    assert pipeline.parse_parameter("42,1") == "42,1"
+    from distill_utils.profiles import resolve_config
+    import pytest
+
+    with pytest.raises(ValueError, match="seeds needs at least one value"):
+        resolve_config("smoke", seeds=pipeline.parse_parameter(""))
+
+
+def test_a_parameter_the_notebook_does_not_declare_is_found_in_its_history():
+    from distill_utils.notebook import undeclared_parameters
+
+    declared = "# Parameters (papermill: -p name value). None = take the value from the profile.\nprofile = None\ntemperature = None\n"
+    injected = '# Parameters\nprofile = "smoke"\ntempreature = 4\n'
+    assert undeclared_parameters(["import sys", declared, injected, "setup_notebook()"]) == ["tempreature"]
+    assert undeclared_parameters([declared, '# Parameters\ntemperature = 4\n']) == []
+    assert undeclared_parameters(["x = 1"]) == []  # not a chapter: nothing to check

@@ -191,12 +191,33 @@ def test_load_results_names_what_is_wrong(tmp_path):
             results.load_results(path)
 
 
+def test_load_results_checks_every_figure_not_only_the_means(tmp_path):
+    good = fake_results()
+    base = {**{key: [] for key in results.REQUIRED_KEYS}, "schema": results.SCHEMA_VERSION, "models": good["models"]}
+    student = good["models"][1]
+    path = tmp_path / "results.json"
+    for change, message in (
+            ({"models": [good["models"][0], {**student, "accuracy": {**student["accuracy"], "per_seed": [0.9, 1.7]}}]},
+             r"models\[1\]\.accuracy\.per_seed\[1\] \(s \(kd\) \[fp32\]\) must be a number in \[0, 1\], got 1.7"),
+            ({"training_runs": [{"accuracy_mean": 1.7, "macro_f1_mean": 0.9, "ece_mean": 0.01}]},
+             r"training_runs\[0\]\.accuracy_mean must be a number in \[0, 1\], got 1.7"),
+            ({"comparisons": "oops"}, "comparisons must be a list"),
+            ({"comparisons": [{"difference_points": 1.0, "ci_low_points": -1.0, "ci_high_points": 3.0,
+                               "bootstrap_p": 0.2, "holm_p": 1.4}]}, r"comparisons\[0\]\.holm_p")):
+        path.write_text(json.dumps({**base, **change}))
+        with pytest.raises(ValueError, match=message):
+            results.load_results(path)
+    path.write_text(json.dumps(base))
+    assert results.load_results(path)["models"] == good["models"]  # a sound summary reads back whole
+
+
 def test_publish_results_refuses_a_summary_of_another_profile(tmp_path, monkeypatch):
     monkeypatch.setenv("DISTILL_ARTIFACTS", str(tmp_path))
     source = tmp_path / "cpu" / "results.json"
     source.parent.mkdir()
     source.write_text(json.dumps({key: {} for key in results.REQUIRED_KEYS}
                                  | {"schema": results.SCHEMA_VERSION, "run": {"profile": "smoke"},
+                                    "training_runs": [], "comparisons": [],
                                     "models": fake_results()["models"]}))
     with pytest.raises(ValueError, match="written by profile smoke, not cpu"):
         pipeline.publish_results("cpu")
