@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import os
+import tempfile
 from pathlib import Path
 
 from ._io import read_json, recover, sha256_file
@@ -132,8 +133,33 @@ class Artifacts:
 
     @classmethod
     def of(cls, cfg) -> "Artifacts":
-        """The artifacts of a resolved profile (its ``artifacts_dir`` or the default root)."""
-        return cls(artifacts_root(cfg.profile, cfg.artifacts_dir))
+        """The artifacts of a resolved profile (its ``artifacts_dir`` or the default root), checked
+        to be writable before any notebook trains or measures anything (`check_writable`)."""
+        return cls(artifacts_root(cfg.profile, cfg.artifacts_dir)).check_writable()
+
+    def folders(self) -> list[Path]:
+        """Every folder the notebooks write into (the layout above)."""
+        return [self.splits.parent, self.teacher, self.teacher_seeds, self.teacher_logits,
+                self.teacher_hidden("x").parent, self.validation_sweep("x", 1).parent, self.students,
+                self.run_record("x").parent, self.root / "onnx", self.provenance("x").parent]
+
+    def check_writable(self) -> "Artifacts":
+        """Fail early, not after hours of training: the folder must be writable, and no file may sit
+        where the layout keeps a folder. The error names the path and the fix."""
+        for folder in self.folders():
+            if folder.exists() and not folder.is_dir():
+                raise NotADirectoryError(f"{self.show(folder)} is a file, but the notebooks keep a folder there: "
+                                         "move it away or delete it, then run again")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.root, prefix=".write-check-"):
+                pass
+        except OSError as error:
+            raise PermissionError(
+                f"the artifacts folder {self.show(self.root)} is not writable ({error.strerror}): set the "
+                "artifacts_dir parameter to a folder you can write (copy the artifacts there first to reuse "
+                "them, e.g. cp -r artifacts/cpu <folder>)") from None
+        return self
 
     def __repr__(self) -> str:
         return f"Artifacts({display_path(self.root)!r})"

@@ -21,9 +21,10 @@ import pandas as pd
 import torch
 
 from ._io import write_json
-from .artifacts import Artifacts, check_same_teacher, read_run
+from .artifacts import Artifacts, check_same_teacher, checkpoint_fingerprint, read_run
 from .data import read_splits
 from .latency import latency_summary, time_interleaved
+from .lineage import check_splits
 from .machine import cpu_flags, cpu_name, matmul_peak_gflops, torch_threads
 from .metrics import classification_metrics, expected_calibration_error
 from .models import count_parameters, load_checkpoint
@@ -185,6 +186,7 @@ def benchmark_profile(cfg, art: Artifacts, test_df: pd.DataFrame, student_dirs: 
     teacher_dir = art.require_teacher()
     records = {Path(directory): read_run(directory) for directory in [teacher_dir, *student_dirs]}
     check_same_teacher(teacher_dir, list(records.values())[1:], "the benchmark")
+    check_splits(list(records.values()), read_splits(art.require_splits()), "the benchmark")
     rows, timed, first_of = [], {}, {}
     for directory, info in records.items():
         mode = info.get("mode", "teacher")
@@ -200,7 +202,8 @@ def benchmark_profile(cfg, art: Artifacts, test_df: pd.DataFrame, student_dirs: 
                 throughput_batches=cfg.throughput_batches, threads=cfg.threads,
                 checkpoint_dir=directory, export_dir=art.onnx_export(directory), peaks=peaks)
             row = {**bench.run_benchmark(), "seed": info["seed"], "base_model": info["model"],
-                   "architecture": architecture, "timed_as": None}
+                   "architecture": architecture, "timed_as": None,
+                   "weights_sha256": checkpoint_fingerprint(directory)}  # what chapter 6 checks
             if row["skipped"] is None:
                 twin = first_of.setdefault((architecture, variant), len(rows))
                 if twin == len(rows):
@@ -260,6 +263,7 @@ def seed_accuracy(cfg, art: Artifacts, test_df: pd.DataFrame, student_dirs: list
     gets a spread over seeds, while `benchmark_profile` times one seed's models.
     """
     rows = []
+    check_splits([read_run(d) for d in student_dirs], read_splits(art.require_splits()), "the benchmark")
     for directory in [Path(d) for d in student_dirs]:
         info = read_run(directory)
         model, tokenizer = load_checkpoint(directory)
@@ -271,7 +275,8 @@ def seed_accuracy(cfg, art: Artifacts, test_df: pd.DataFrame, student_dirs: list
                                          role=info["role"], mode=info["mode"], variant=variant,
                                          max_length=cfg.max_length, threads=cfg.threads,
                                          checkpoint_dir=directory, export_dir=export_dir)
-            rows.append({**bench.run_accuracy(), "seed": info["seed"], "base_model": info["model"]})
+            rows.append({**bench.run_accuracy(), "seed": info["seed"], "base_model": info["model"],
+                         "weights_sha256": checkpoint_fingerprint(directory)})
     return pd.DataFrame(rows)
 
 

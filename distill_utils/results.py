@@ -25,7 +25,7 @@ from .goals import goal_checks
 from .metrics import runs_frame, seed_summary, summarise_runs
 from .profiles import within_points
 from .provenance import library_hash, run_metadata
-from .runs import check_trained_on
+from .lineage import check_benchmark, check_loss_settings, check_splits
 from .narrative import SWEEP_CHOICE
 from .reference import FINBERT, REFERENCE
 
@@ -101,12 +101,14 @@ def build_results(cfg, art: Artifacts) -> dict:
     splits = read_splits(art.require_splits())
     labels = splits["test"]["label"].to_numpy()
     teachers = art.teacher_records()
-    check_trained_on(teachers, splits, "chapter 6")
+    check_splits(teachers, splits, "chapter 6")
     bench = read_json(art.require_benchmark())
     experiments = read_json(art.require_experiments())
     students = _student_records(cfg, art)
     check_same_teacher(art.teacher, students + [{"model": "the budget curve", **experiments}], "chapter 6")
-    check_trained_on(students, splits, "chapter 6")
+    check_splits(students, splits, "chapter 6")
+    check_benchmark(art, bench)  # every row measured on the weights there now
+    check_loss_settings(experiments, students)  # the alpha and T reported are the runs' own
     runs = runs_frame(teachers + students, labels)
     training = summarise_runs(runs)
     comparisons = chapter4_tests(experiments, "students")  # Holm-adjusted once, by chapter 4

@@ -208,3 +208,26 @@ def test_a_recording_in_parts_is_counted_from_when_its_runs_finished(tmp_path):
     summary = recording.recording_summary(art)
     assert summary["runs"] == 3 and summary["parts"] == 2 and summary["train_min"] == pytest.approx(30.0)
     assert summary["cpu"] == training_machine()["cpu"]
+
+
+def test_an_artifacts_folder_that_cannot_take_the_run_fails_before_any_training(tmp_path, monkeypatch):
+    import errno
+    import tempfile
+
+    from distill_utils.profiles import resolve_config
+
+    cfg = resolve_config("smoke", artifacts_dir=str(tmp_path / "art"))
+    assert Artifacts.of(cfg).root.is_dir()  # created, writable
+    # row 12c: a file where the layout keeps a folder
+    (tmp_path / "art" / "teacher_logits").write_text("not a folder")
+    with pytest.raises(NotADirectoryError, match="teacher_logits is a file, but the notebooks keep a folder there"):
+        Artifacts.of(cfg)
+    (tmp_path / "art" / "teacher_logits").unlink()
+
+    # row 12b: a read-only folder (as root, permissions do not stop a write: the file system is simulated)
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", read_only)
+    with pytest.raises(PermissionError, match=r"is not writable \(Read-only file system\): set the artifacts_dir"):
+        Artifacts.of(cfg)

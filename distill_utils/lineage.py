@@ -1,0 +1,74 @@
+"""Every artifact names what made it, and every reader checks the chain before it uses one.
+
+The fingerprints: the splits (each run's key holds its sentences' and labels' sha256, `runs`), the
+teacher's weights (every student's record holds them), each checkpoint's weights (every benchmark
+row holds those it was measured on) and the loss settings the runs used (chapter 4's
+`experiments.json`). A reader compares what an artifact records with what is there now and stops
+on a mismatch, naming the artifact and the notebook to re-run: numbers of a model that is gone,
+or of another data set, are never published.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .artifacts import PRODUCERS, Artifacts, checkpoint_fingerprint, read_run
+from .runs import check_trained_on
+
+
+class StaleArtifact(ValueError):
+    """An artifact made from something that is no longer there."""
+
+
+def require_made_from(artifact: str, made_from: str, recorded, current, rerun: str) -> None:
+    """The one check: ``artifact`` recorded ``recorded`` as its ``made_from``; stop unless that is
+    ``current``, naming the notebook (a key of `artifacts.PRODUCERS`) that makes it again."""
+    if recorded == current:
+        return
+    reason = (f"does not record which {made_from} it was made from (written by older code)" if recorded is None
+              else f"was made from other {made_from} than the ones there now")
+    raise StaleArtifact(f"{artifact} {reason}: re-run notebooks/{PRODUCERS[rerun]}.ipynb and the notebooks "
+                        "after it")
+
+
+def benchmark_checkpoint(art: Artifacts, row: dict) -> Path:
+    """The checkpoint a benchmark row measured: the teacher, or a student of its model, mode and seed."""
+    if row.get("role") == "teacher":
+        return art.require_teacher()
+    return art.require_student(row["base_model"], row["mode"], int(row["seed"]))
+
+
+def check_benchmark(art: Artifacts, bench: dict) -> None:
+    """Every row of chapter 5's benchmark (timed or scored) was measured on the weights its
+    checkpoint holds now: a model retrained since (another teacher, alpha or T) makes it stale."""
+    for row in list(bench.get("records", [])) + list(bench.get("seed_accuracy", [])):
+        if row.get("skipped"):
+            continue
+        directory = benchmark_checkpoint(art, row)
+        require_made_from(f"{art.benchmark.name}: {row['model']} [{row['variant']}] (seed {row['seed']})",
+                          "weights", row.get("weights_sha256"), checkpoint_fingerprint(directory), "benchmark")
+
+
+def check_loss_settings(experiments: dict, records: list[dict]) -> None:
+    """The alpha and T chapter 4 reports are the ones its distilled runs were trained with."""
+    for record in records:
+        if record.get("mode") != "kd":
+            continue
+        used = {"alpha": record.get("alpha"), "temperature": record.get("temperature")}
+        reported = {"alpha": experiments.get("alpha"), "temperature": experiments.get("temperature")}
+        require_made_from(f"{record['model']} (kd, seed {record['seed']})", "loss settings (alpha, T)",
+                          used, reported, "students")
+
+
+def check_splits(records: list[dict], splits: dict, reader: str) -> None:
+    """Every run was trained and scored on the splits chapter 1 wrote last."""
+    check_trained_on(records, splits, reader)
+
+
+def check_teacher_is(art: Artifacts, teacher: str) -> dict:
+    """The saved teacher is the profile's (not another profile's left in the same folder); its record."""
+    record = read_run(art.require_teacher())
+    if record.get("model") != teacher:
+        raise StaleArtifact(f"the saved teacher in {art.show(art.teacher)} is {record.get('model')}, not this "
+                            f"profile's {teacher}: run notebooks/{PRODUCERS['teacher']}.ipynb with this profile "
+                            "(or set artifacts_dir to the folder of the profile that trained it)")
+    return record
