@@ -101,7 +101,7 @@ def read_run(directory: str | os.PathLike) -> dict:
     try:
         record = read_json(path)
     except ValueError as error:
-        producer = PRODUCERS["teacher" if "teacher" in Path(directory).parts else "students"]
+        producer = PRODUCERS["teacher" if Path(directory).name == "teacher" else "students"]
         raise ValueError(
             f"{display_path(path, keep=3)} is not a readable run record ({error.__class__.__name__}: truncated "
             f"or edited?): delete the folder {display_path(directory, keep=2)} and re-run notebooks/{producer}.ipynb, "
