@@ -18,6 +18,7 @@ Layout under ``<repo>/artifacts/<profile>/`` (or the ``artifacts_dir`` parameter
     provenance/<notebook>.json           what each executed notebook was run with       (every one)
     runs/<key sha>.json                  records of unsaved runs, keyed by all that determines them (04)
     runs/<key sha>/                      a sweep run's weights, until the final run with its key takes them (04)
+    parts.json                           when each execution of the pipeline began: the parts of a recording
 
 A checkpoint folder counts as present only when it holds both its weights and its run record;
 folders are written atomically, so a half-written one never appears under its final name.
@@ -243,6 +244,11 @@ class Artifacts:
         files += sorted((self.root / "runs").glob("*.json")) + sorted((self.root / "runs").glob(f"*/{RUN_FILE}"))
         return [path for path in files if path.is_file() and not any(
             part.startswith((".tmp-", ".old-")) for part in path.relative_to(self.root).parts)]
+
+    @property
+    def recording_parts(self) -> Path:
+        """When each execution of the pipeline on this folder began (`recording`)."""
+        return self.root / "parts.json"
 
     def provenance(self, notebook: str) -> Path:
         return self.root / "provenance" / f"{notebook}.json"

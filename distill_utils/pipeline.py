@@ -27,6 +27,7 @@ from ._io import atomic_path
 from .artifacts import Artifacts, artifacts_root, repo_root
 from .notebook import PROVENANCE_MIME
 from .provenance import library_hash
+from .recording import start_part
 from .profiles import PROFILE_ENV
 from .results import load_results
 
@@ -56,6 +57,12 @@ def execute(profile: str, out_dir: Path, parameters: dict | None = None,
               if not only or any(source.name.startswith(prefix) for prefix in only)]
     declared = {source: declared_parameters(source) for source in chosen}
     check_parameters(parameters or {}, declared)
+    # a part of the recording begins: chapter 4 counts the parts its runs were trained in. A relative
+    # artifacts_dir is read, as the notebooks read it, from the notebooks' folder (their cwd)
+    override = (parameters or {}).get("artifacts_dir")
+    if override and not Path(override).is_absolute():
+        override = root / "notebooks" / override
+    start_part(Artifacts(artifacts_root(profile, override)).check_writable())
     try:
         for source in chosen:
             # each notebook gets the parameters it declares (papermill would inject the rest too)

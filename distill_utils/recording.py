@@ -4,14 +4,21 @@ A whole `cpu` run trains for hours, longer than one working session, so it is tr
 joined by the run cache (`runs`): each part trains what the previous ones left, and a later part
 reuses every finished run with the same key. Training is deterministic on one CPU model, not
 across models, and the key holds the CPU, so every run a recording reuses came from one CPU model.
-A part is not logged anywhere; it shows in when the runs finished (their record files' times).
+Each execution of the pipeline (`make run`, `make reference`) notes when it began
+(`start_part`); a run belongs to the part that began last before it finished (its record file's
+time). Runs that finished before any part was noted are split where the run cache shows a pause.
 """
 from __future__ import annotations
 
-from ._io import read_json
+import logging
+import time
+
+from ._io import read_json, write_json
 from .artifacts import Artifacts
 from .machine import training_machine
 from .runs import training_code_hash
+
+logger = logging.getLogger(__name__)
 
 # between two runs of one part: loading the next model, evaluating, caching the teacher's outputs,
 # timing the training cost; a longer pause than this (beyond the run's own training) is a new part
@@ -38,17 +45,41 @@ def current_runs(art: Artifacts) -> list[tuple[float, dict]]:
     return sorted(runs.values(), key=lambda run: run[0])
 
 
-def training_parts(finished: list[float], train_seconds: list[float],
+def start_part(art: Artifacts, started: float | None = None) -> dict:
+    """Note that a part of a recording begins (now, or at ``started``, seconds since the epoch)."""
+    entry = {"started": time.time() if started is None else float(started), "machine": training_machine()}
+    write_json(art.recording_parts, read_parts(art) + [entry])
+    return entry
+
+
+def read_parts(art: Artifacts) -> list[dict]:
+    """The parts noted so far; a damaged file counts as none (the runs' times still split them)."""
+    if not art.recording_parts.is_file():
+        return []
+    try:
+        parts = read_json(art.recording_parts)
+    except (OSError, ValueError):
+        logger.info("%s is unreadable: parts are told apart by pauses alone", art.recording_parts.name)
+        return []
+    return [p for p in parts if isinstance(p, dict) and isinstance(p.get("started"), (int, float))] \
+        if isinstance(parts, list) else []
+
+
+def training_parts(finished: list[float], train_seconds: list[float], starts: list[float] = (),
                    slack_s: float = PART_GAP_SLACK_S) -> int:
-    """How many parts runs that finished at ``finished`` (seconds, ascending) were trained in: a new
-    part starts where a run finished later after the previous one than its own training time plus
-    ``slack_s``."""
+    """How many parts runs that finished at ``finished`` (seconds, ascending) were trained in. A run
+    belongs to the last noted part that began before it finished (``starts``); runs that finished
+    before any noted part are split where a run finished later after the previous one than its own
+    training time plus ``slack_s``."""
     if len(finished) != len(train_seconds):
         raise ValueError(f"{len(finished)} finishing times but {len(train_seconds)} training times")
-    if not finished:
-        return 0
-    gaps = [later - earlier for earlier, later in zip(finished, finished[1:])]
-    return 1 + sum(gap > seconds + slack_s for gap, seconds in zip(gaps, train_seconds[1:]))
+    starts = sorted(starts)
+    owners = {max(s for s in starts if s <= t) for t in finished if starts and t >= starts[0]}
+    early = [(t, s) for t, s in zip(finished, train_seconds) if not starts or t < starts[0]]
+    if not early:
+        return len(owners)
+    gaps = [later[0] - earlier[0] for earlier, later in zip(early, early[1:])]
+    return len(owners) + 1 + sum(gap > seconds + slack_s for gap, (_, seconds) in zip(gaps, early[1:]))
 
 
 def recording_summary(art: Artifacts) -> dict:
@@ -58,5 +89,6 @@ def recording_summary(art: Artifacts) -> dict:
     seconds = [float(sum(record.get("epoch_seconds") or [])) for _, record in runs]
     machine = training_machine()
     return {"runs": len(runs), "train_min": sum(seconds) / 60,
-            "parts": training_parts([finished for finished, _ in runs], seconds),
+            "parts": training_parts([finished for finished, _ in runs], seconds,
+                                    [part["started"] for part in read_parts(art)]),
             "cpu": machine["cpu"], "cpu_flags": machine["cpu_flags"], "device": machine["device"]}

@@ -231,3 +231,26 @@ def test_an_artifacts_folder_that_cannot_take_the_run_fails_before_any_training(
     monkeypatch.setattr(tempfile, "NamedTemporaryFile", read_only)
     with pytest.raises(PermissionError, match=r"is not writable \(Read-only file system\): set the artifacts_dir"):
         Artifacts.of(cfg)
+
+
+def test_noted_parts_tell_apart_the_parts_of_a_recording_despite_a_hole(tmp_path):
+    import os
+
+    from distill_utils import recording
+
+    hour = 3600.0
+    # part 1 began at 0; its first run finished at 0.1 h, the next at 1 h (the runs between were
+    # moved away: a hole); part 2 began at 10 h
+    finished, seconds = [0.1 * hour, 1.0 * hour, 10.2 * hour], [300.0, 300.0, 300.0]
+    assert recording.training_parts(finished, seconds) == 3  # pauses alone: the hole looks like a part
+    assert recording.training_parts(finished, seconds, [0.0, 10 * hour]) == 2
+    assert recording.training_parts(finished, seconds, [0.0, 5 * hour, 10 * hour]) == 2  # a part that trained nothing
+    assert recording.training_parts([0.0] + finished, [300.0] + seconds, [0.05 * hour]) == 2  # one run before any note
+
+    art = Artifacts(tmp_path)
+    assert recording.read_parts(art) == []
+    first = recording.start_part(art, started=1_000_000.0)
+    recording.start_part(art)
+    assert [p["started"] for p in recording.read_parts(art)][0] == first["started"] == 1_000_000.0
+    art.recording_parts.write_text('[{"started": 1')  # damaged: the pauses still split the runs
+    assert recording.read_parts(art) == []
