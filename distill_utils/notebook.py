@@ -32,13 +32,18 @@ def _assigned(source: str) -> set[str]:
             for target in node.targets if isinstance(target, ast.Name)}
 
 
+def declared_parameters(history: list[str]) -> set[str]:
+    """The names the notebook's own parameters cell declares, from the sources of the cells run so far."""
+    declared = next((cell for cell in history if cell.lstrip().startswith(DECLARED_CELL)), None)
+    return set() if declared is None else _assigned(declared)
+
+
 def undeclared_parameters(history: list[str]) -> list[str]:
     """The names papermill injected (``-p name value``) that the notebook's parameters cell does not
-    declare, from the sources of the cells run so far; papermill itself passes any name through."""
-    declared = next((cell for cell in history if cell.lstrip().startswith(DECLARED_CELL)), None)
-    if declared is None:
+    declare; papermill itself passes any name through. Nothing outside a chapter is checked."""
+    known = declared_parameters(history)
+    if not known:
         return []
-    known = _assigned(declared)
     injected = set().union(*(_assigned(cell) for cell in history if cell.startswith(INJECTED_CELL)))
     return sorted(injected - known)
 
@@ -48,11 +53,10 @@ def refuse_undeclared_parameters() -> None:
     ``-p tempreature 4`` would otherwise run with the default and exit 0)."""
     shell = get_ipython()
     history = list(shell.user_ns.get("In", [])) if shell is not None else []
-    declared = next((cell for cell in history if cell.lstrip().startswith(DECLARED_CELL)), "")
     unknown = undeclared_parameters(history)
     if unknown:
         raise ValueError(f"unknown parameter(s) {', '.join(unknown)}: this notebook declares "
-                         f"{', '.join(sorted(_assigned(declared)))}")
+                         f"{', '.join(sorted(declared_parameters(history)))}")
 
 
 def setup_notebook() -> None:
