@@ -288,3 +288,33 @@ def test_load_results_refuses_an_interval_past_the_metrics_range(tmp_path):
         **student, "ece": {"mean": 0.02, "ci_low": -0.004, "ci_high": 0.05}}]}))
     with pytest.raises(ValueError, match=r"models\[1\]\.ece\.ci_low .* must be a number in \[0, 1\], got -0.004"):
         results.load_results(path)
+
+
+def readme_cost_table() -> dict[str, tuple[int, int]]:
+    """The README's table of what the recorded run trained: experiment -> (runs, minutes)."""
+    text = (REPO / "README.md").read_text()
+    section = text.split("### What the recorded run trained", 1)
+    assert len(section) == 2, "the README lacks its section 'What the recorded run trained'"
+    lines = section[1].strip().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    rows = {}
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if cells[0] in ("experiment", "") or set(cells[0]) <= {"-"}:
+            continue
+        rows[cells[0]] = (int(cells[1]), int(cells[2]))
+    return rows
+
+
+def test_the_readme_states_the_recorded_training_time():
+    """The README's training minutes, parts and CPU are the recorded run's, not an estimate."""
+    reference = results.load_results(REFERENCE)
+    recorded = {row["experiment"]: (row["runs"], round(row["train_min"]))
+                for row in reference["training_time"] if row["runs"]}
+    assert readme_cost_table() == recorded
+    recording = reference["recording"]
+    section = (REPO / "README.md").read_text().split("### What the recorded run trained", 1)[1]
+    parts = f"{recording['parts']} part" + ("s" if recording["parts"] != 1 else "")
+    assert f"in {parts} on one {recording['cpu']}" in section, "the README names other parts or another CPU"
