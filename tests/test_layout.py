@@ -234,8 +234,6 @@ def test_an_artifacts_folder_that_cannot_take_the_run_fails_before_any_training(
 
 
 def test_noted_parts_tell_apart_the_parts_of_a_recording_despite_a_hole(tmp_path):
-    import os
-
     from distill_utils import recording
 
     hour = 3600.0

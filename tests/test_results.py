@@ -278,7 +278,6 @@ def test_results_read_chapter4s_holm_family_and_never_adjust_again():
         results.chapter4_tests({"budget": {}}, "students")  # written before chapter 4 kept its tests
 
 
-
 def test_load_results_refuses_an_interval_past_the_metrics_range(tmp_path):
     good = fake_results()
     student = good["models"][1]
@@ -290,31 +289,35 @@ def test_load_results_refuses_an_interval_past_the_metrics_range(tmp_path):
         results.load_results(path)
 
 
-def readme_cost_table() -> dict[str, tuple[int, int]]:
-    """The README's table of what the recorded run trained: experiment -> (runs, minutes)."""
-    text = (REPO / "README.md").read_text()
-    section = text.split("### What the recorded run trained", 1)
+def readme_recorded_run() -> str:
+    """The README's section on what the recorded run trained."""
+    section = (REPO / "README.md").read_text().split("### What the recorded run trained", 1)
     assert len(section) == 2, "the README lacks its section 'What the recorded run trained'"
-    lines = section[1].strip().splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    return section[1].split("\n## ", 1)[0]
+
+
+def readme_cost_table(section: str) -> dict[str, tuple[int, int]]:
+    """The section's table: experiment -> (runs, training minutes)."""
     rows = {}
-    for line in lines[start:]:
-        if not line.startswith("|"):
-            break
-        cells = [cell.strip() for cell in line.strip("|").split("|")]
-        if cells[0] in ("experiment", "") or set(cells[0]) <= {"-"}:
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if not line.startswith("|") or cells[0] == "experiment" or set(cells[0]) <= {"-"}:
             continue
         rows[cells[0]] = (int(cells[1]), int(cells[2]))
     return rows
 
 
 def test_the_readme_states_the_recorded_training_time():
-    """The README's training minutes, parts and CPU are the recorded run's, not an estimate."""
+    """The README's training minutes, parts, CPU and its flags are the recorded run's, not an
+    estimate, in its section on the recorded run and in its table of ways in."""
     reference = results.load_results(REFERENCE)
     recorded = {row["experiment"]: (row["runs"], round(row["train_min"]))
                 for row in reference["training_time"] if row["runs"]}
-    assert readme_cost_table() == recorded
+    section = readme_recorded_run()
+    assert readme_cost_table(section) == recorded
     recording = reference["recording"]
-    section = (REPO / "README.md").read_text().split("### What the recorded run trained", 1)[1]
     parts = f"{recording['parts']} part" + ("s" if recording["parts"] != 1 else "")
     assert f"in {parts} on one {recording['cpu']}" in section, "the README names other parts or another CPU"
+    assert f"`{' '.join(recording['cpu_flags'])}`" in section, "the README names other CPU flags"
+    ways_in = (REPO / "README.md").read_text().split("## Ways in, by cost", 1)[1].split("\n## ", 1)[0]
+    assert f"trained for {recorded['total'][1]} min on a 2-core {recording['cpu']}, in {parts}" in ways_in
