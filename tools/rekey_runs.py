@@ -77,9 +77,9 @@ def rekey(art: Artifacts, old_code: str, new_code: str, dry_run: bool) -> int:
         if dry_run:
             continue
         write_json(path, {**record, "run_key": new_key, "run_key_sha": new_sha})
-        if path.parent == art.root / "runs" and path.stem == old_sha:  # a record filed by its sha
+        if path == art.run_record(old_sha):  # a record filed by its sha
             os.replace(path, art.run_record(new_sha))
-        elif path.parent.parent == art.root / "runs" and path.parent.name == old_sha:  # kept weights
+        elif path.parent == art.run_checkpoint(old_sha):  # kept weights, filed by their sha
             os.replace(path.parent, art.run_checkpoint(new_sha))
     return moved
 
