@@ -7,7 +7,15 @@ that their key's code hash is that commit's (the old scheme), and that the train
 commit is the same as today's, definition by definition. Only then does it write each record's
 new key and file it under the new key's sha. Any difference is listed and nothing is changed.
 
-    .venv/bin/python tools/rekey_runs.py --profile cpu --trained-at <commit> [--dry-run]
+A refactor of the training path (the same computation, written differently) shows as a
+difference. ``--verify`` then asks the machine instead of the text: it trains the cheapest
+recorded runs again with today's code (the budget curve's runs at its smallest fraction, first
+seed: every mode, so the plain, distilled and per-sentence losses all run) and re-keys only if
+their test predictions are bit-identical to the recorded ones. Training is deterministic on one
+CPU model, so this holds exactly when the computation is unchanged; run it on the CPU model that
+trained the runs.
+
+    .venv/bin/python tools/rekey_runs.py --profile cpu --trained-at <commit> [--dry-run] [--verify]
 """
 from __future__ import annotations
 
@@ -26,8 +34,12 @@ sys.path.insert(0, str(REPO))
 
 from distill_utils._io import read_json, write_json  # noqa: E402
 from distill_utils.artifacts import Artifacts  # noqa: E402
+from distill_utils.data import read_splits  # noqa: E402
+from distill_utils.experiments import train_budget_point  # noqa: E402
 from distill_utils.profiles import resolve_config  # noqa: E402
 from distill_utils.runs import sha_of_key  # noqa: E402
+from distill_utils.subsets import budget_subsets, unseen_pool  # noqa: E402
+from distill_utils.teacher_cache import cache_teacher_logits  # noqa: E402
 from distill_utils.training_code import training_code_hash, training_path  # noqa: E402
 
 # the old scheme: sha256 over these whole files, in this order
@@ -84,23 +96,69 @@ def rekey(art: Artifacts, old_code: str, new_code: str, dry_run: bool) -> int:
     return moved
 
 
+def verify_by_retraining(cfg, art: Artifacts, old_code: str) -> list[str]:
+    """Train the budget curve's runs at its smallest fraction and first seed again with today's
+    code; the modes whose test predictions differ from their record of ``old_code`` (none: the
+    computation is unchanged)."""
+    recorded = {}
+    for path in record_files(art):
+        record = read_json(path)
+        extra = (record.get("run_key") or {}).get("extra") or {}
+        if record.get("run_key", {}).get("training_code") == old_code and "budget_mode" in extra:
+            recorded[(extra["budget_fraction"], extra["budget_mode"], record["seed"])] = record
+    fraction, seed = min(cfg.budget_fractions), cfg.budget_seeds[0]
+    wanted = {mode: recorded.get((fraction, mode, seed)) for mode in ("hard", "distilled", "soft pool", "hard pool")}
+    missing = [mode for mode, record in wanted.items() if record is None]
+    if missing:
+        raise SystemExit(f"--verify needs the recorded budget runs at {100 * fraction:g}%, seed {seed}: "
+                         f"{', '.join(missing)} missing in {art.root}")
+    splits = read_splits(art.require_splits())
+    pool = unseen_pool(splits, limit=cfg.pool_limit)
+    logits = cache_teacher_logits(art, {"train": splits["train"], "pool": pool}, cfg.max_length)
+    subset = budget_subsets(splits["train"], [fraction], seed=cfg.split_seed)[fraction]
+    row_of = {sentence: i for i, sentence in enumerate(splits["train"]["sentence"])}
+    subset_logits = logits["train"][[row_of[s] for s in subset["sentence"]]]
+    differ = []
+    for mode, old in wanted.items():
+        key = old["run_key"]
+        new = train_budget_point(cfg, art, cfg.budget_student, splits, subset, subset_logits, pool, logits["pool"],
+                                 fraction=fraction, mode=mode, seed=seed, alpha=key["alpha"],
+                                 temperature=key["temperature"], epochs=key["epochs"])
+        same = new["test_logits"] == old["test_logits"]
+        print(f"{mode} @ {100 * fraction:g}%, seed {seed}: predictions {'identical' if same else 'DIFFER'}")
+        if not same:
+            differ.append(mode)
+    return differ
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--artifacts-dir", default=None)
     parser.add_argument("--trained-at", required=True, help="the commit whose code trained the runs")
     parser.add_argument("--dry-run", action="store_true", help="list what would change, change nothing")
+    parser.add_argument("--verify", action="store_true",
+                        help="when the path's text differs, retrain the cheapest recorded runs and re-key "
+                             "only if their predictions are bit-identical")
     args = parser.parse_args(argv)
-    art = Artifacts.of(resolve_config(args.profile, artifacts_dir=args.artifacts_dir))
+    cfg = resolve_config(args.profile, artifacts_dir=args.artifacts_dir)
+    art = Artifacts.of(cfg)
     with tempfile.TemporaryDirectory() as scratch:
         then = package_at(args.trained_at, Path(scratch))
         old_code = whole_file_hash(then)
         differences = path_differences(training_path(then), training_path())
         new_code = training_code_hash()
     if differences:
-        print(f"The training path changed since {args.trained_at}; nothing re-keyed. Definitions that "
-              f"differ: {', '.join(differences)}. Those runs must train again (make reference).")
-        return 1
+        print(f"The training path's text changed since {args.trained_at}: {', '.join(differences)}")
+        if not args.verify:
+            print("Nothing re-keyed. If the computation is meant to be the same (a refactor), run again "
+                  "with --verify; otherwise those runs must train again (make reference).")
+            return 1
+        differ = verify_by_retraining(cfg, art, old_code)
+        if differ:
+            print(f"Nothing re-keyed: {', '.join(differ)} trained to other predictions, so the computation "
+                  "changed. Those runs must train again (make reference).")
+            return 1
     moved = rekey(art, old_code, new_code, args.dry_run)
     verb = "would be re-keyed" if args.dry_run else "re-keyed"
     print(f"{moved} record(s) of {args.trained_at} (code {old_code}) {verb} to the training-path key "
