@@ -263,6 +263,8 @@ def goals_sentence(goals: list[dict], profile: str) -> str:
                 "against the project's.")
     targets = [g for g in goals if g["target"] != "reported"]
     reported = len(goals) - len(targets)
-    also = f" ({reported} more figures are reported without a threshold)" if reported else ""
-    return (f"The project set itself {len(targets)} targets for this profile before the run; "
-            f"{sum(g['met'] is True for g in targets)} of them were met{also}:")
+    met = sum(g["met"] is True for g in targets)
+    also = (f" ({reported} more {'figure is' if reported == 1 else 'figures are'} reported without a "
+            "threshold)") if reported else ""
+    return (f"The project set itself {len(targets)} {'target' if len(targets) == 1 else 'targets'} for this "
+            f"profile before the run; {met} of them {'was' if met == 1 else 'were'} met{also}:")

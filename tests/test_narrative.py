@@ -129,7 +129,9 @@ def test_significance_sentences_and_goals():
     assert narrative.goals_sentence([], "smoke").startswith("The smoke profile sets itself no targets")
     goals = [{"met": True, "target": ">= 98%"}, {"met": False, "target": "<= 1x"}, {"met": None, "target": "reported"}]
     assert "2 targets" in narrative.goals_sentence(goals, "cpu")
-    assert "1 of them were met (1 more figures are reported" in narrative.goals_sentence(goals, "cpu")
+    assert "1 of them was met (1 more figure is reported" in narrative.goals_sentence(goals, "cpu")
+    goals[1]["met"] = True  # the verb agrees with the count
+    assert "2 of them were met" in narrative.goals_sentence(goals, "cpu")
 
 
 def test_reference_intervals_are_computed_once_from_the_reference():
@@ -192,3 +194,4 @@ def test_recipe_source_names_a_parameter_that_overrode_the_sweep():
     assert narrative.recipe_source(0.3, None) == "alpha set by a notebook parameter, the other the sweep's choice (chapter 4)"
     assert narrative.recipe_source(None, 4.0).startswith("T set by a notebook parameter")
     assert narrative.recipe_source(0.3, 4.0) == "both set by notebook parameters, not by the sweep of chapter 4"
+
