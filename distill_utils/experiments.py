@@ -15,14 +15,14 @@ from transformers import AutoConfig
 
 from ._io import as_json, is_main_process, training_processes, write_json
 from .artifacts import Artifacts, checkpoint_fingerprint
-from .losses import check_distillation_params
-from .machine import training_machine
+from .losses import PLAIN, LossSettings
+from .machine import mixed_precision, training_machine
 from .models import MODELS, load_checkpoint, load_pretrained
 from .runs import array_fingerprint, cached_run, frame_fingerprint, promote_checkpoint, remember_run, run_key
 from .data import split_agreement
 from .subsets import budget_subsets
 from .teacher_cache import cache_teacher_hidden, hidden_layer_map
-from .trainer import TrainResult, evaluate_checkpoint, mixed_precision, save_checkpoint, train_classifier
+from .trainer import TrainResult, evaluate_checkpoint, save_checkpoint, train_classifier
 
 
 def _model_key(name: str) -> dict:
@@ -104,10 +104,10 @@ def fine_tune_teachers(cfg, art: Artifacts, splits: dict[str, pd.DataFrame]) -> 
 
 
 def train_student(cfg, art: Artifacts, name: str, splits: dict[str, pd.DataFrame], *,
-                  seed: int, alpha: float, temperature: float,
+                  seed: int, loss: LossSettings,
                   teacher_logits: np.ndarray | None = None, mode: str | None = None,
                   train_df: pd.DataFrame | None = None, epochs: float | None = None,
-                  hidden_weight: float = 0.0, row_alpha: np.ndarray | None = None,
+                  row_alpha: np.ndarray | None = None,
                   save: bool = True, keep_checkpoint: bool = False, extra: dict | None = None) -> dict:
     """Train one student from the run's teacher and return its run record; with ``save``, the
     checkpoint goes to ``art.student(name, mode, seed)``. A finished run with the same key (`runs`)
@@ -115,22 +115,21 @@ def train_student(cfg, art: Artifacts, name: str, splits: dict[str, pd.DataFrame
 
     Trains on ``splits['train']`` unless ``train_df`` (e.g. a budget subset with the pool) is given;
     ``teacher_logits`` are the teacher's cached logits for those rows, in order. Distils when
-    alpha < 1, or per sentence with ``row_alpha``; ``hidden_weight > 0`` adds the hidden-state term
+    ``loss.alpha`` < 1, or per sentence with ``row_alpha``; ``loss.hidden_weight > 0`` adds the hidden-state term
     (teacher states cached on the way). ``extra`` fields go into the record (e.g. a budget fraction).
     ``keep_checkpoint`` keeps an unsaved run's weights under its key (`Artifacts.run_checkpoint`):
     a later saved run with the same key moves them into place instead of training again.
     """
-    check_distillation_params(alpha, temperature)
-    if alpha == 1.0 and row_alpha is None and hidden_weight == 0:
-        temperature = 1.0  # plain: the teacher plays no part, so neither does T (one key for all)
+    if loss.is_plain and row_alpha is None:
+        loss = PLAIN  # the teacher plays no part, so neither does T (one key for all)
     teacher_dir = art.require_teacher()
     train_df = splits["train"] if train_df is None else train_df
     epochs = cfg.student_epochs if epochs is None else epochs
-    mode = mode or ("plain" if alpha == 1.0 else "kd")
+    mode = mode or ("plain" if loss.alpha == 1.0 else "kd")
     teacher_sha = checkpoint_fingerprint(teacher_dir)
     key, key_sha = run_key(
-        role="student", model=_model_key(name), mode=mode, alpha=alpha, temperature=temperature,
-        hidden_weight=hidden_weight, teacher=teacher_sha, teacher_logits=array_fingerprint(teacher_logits),
+        role="student", model=_model_key(name), mode=mode, alpha=loss.alpha, temperature=loss.temperature,
+        hidden_weight=loss.hidden_weight, teacher=teacher_sha, teacher_logits=array_fingerprint(teacher_logits),
         row_alpha=array_fingerprint(row_alpha), extra=extra,
         **_common_key(cfg, splits, train_df, seed=seed, epochs=epochs, learning_rate=cfg.student_lr))
     out_dir = art.student(name, mode, seed) if save else art.run_checkpoint(key_sha) if keep_checkpoint else None
@@ -143,7 +142,7 @@ def train_student(cfg, art: Artifacts, name: str, splits: dict[str, pd.DataFrame
         return reused
     model, tokenizer = load_pretrained(name, seed=seed, teacher_checkpoint=teacher_dir)
     teacher_hidden = None
-    if hidden_weight > 0:
+    if loss.hidden_weight > 0:
         teacher_layers = AutoConfig.from_pretrained(teacher_dir).num_hidden_layers
         layers = hidden_layer_map(model.config.num_hidden_layers, teacher_layers)
         teacher_hidden = cache_teacher_hidden(art, name, train_df, layers, cfg.max_length)
@@ -152,11 +151,10 @@ def train_student(cfg, art: Artifacts, name: str, splits: dict[str, pd.DataFrame
         epochs=epochs, learning_rate=cfg.student_lr, batch_size=cfg.batch_size,
         seed=seed, max_length=cfg.max_length, scratch_dir=art.scratch,
         bf16=cfg.bf16, warmup_ratio=cfg.warmup_ratio, weight_decay=cfg.weight_decay,
-        alpha=alpha, temperature=temperature, teacher_logits=teacher_logits,
-        teacher_hidden=teacher_hidden, hidden_weight=hidden_weight, row_alpha=row_alpha,
+        loss=loss, teacher_logits=teacher_logits, teacher_hidden=teacher_hidden, row_alpha=row_alpha,
     )
     info = {"role": "student", "model": name, "profile": cfg.profile, "seed": seed,
-            "mode": mode, "alpha": alpha, "temperature": temperature, "hidden_weight": hidden_weight,
+            "mode": mode, "alpha": loss.alpha, "temperature": loss.temperature, "hidden_weight": loss.hidden_weight,
             "epochs": epochs, "learning_rate": cfg.student_lr,
             "batch_size": cfg.batch_size, "max_length": cfg.max_length, "agreement": split_agreement(splits, cfg.agreement),
             "teacher_sha256": teacher_sha, **(extra or {}), "run_key": key, "run_key_sha": key_sha}
@@ -167,18 +165,17 @@ def train_student(cfg, art: Artifacts, name: str, splits: dict[str, pd.DataFrame
 
 
 def train_students(cfg, art: Artifacts, splits: dict[str, pd.DataFrame], teacher_logits: np.ndarray, *,
-                   alpha: float, temperature: float) -> list[dict]:
-    """Every student of the profile, for every seed: distilled (``alpha``, ``temperature``) and
-    plain (alpha = 1), the control: same model, seed, data and schedule, no teacher. The
-    compression students are trained distilled only."""
+                   loss: LossSettings) -> list[dict]:
+    """Every student of the profile, for every seed: distilled (``loss``) and plain (`PLAIN`),
+    the control: same model, seed, data and schedule, no teacher. The compression students are
+    trained distilled only."""
     records = []
     for seed in cfg.seeds:
         for name in cfg.students + cfg.compression_students:
-            modes = (("kd", alpha),) if name in cfg.compression_students else (("kd", alpha), ("plain", 1.0))
-            for mode, a in modes:
-                records.append(train_student(cfg, art, name, splits, seed=seed, alpha=a,
-                                             temperature=temperature, teacher_logits=teacher_logits,
-                                             mode=mode))
+            modes = {"kd": loss} if name in cfg.compression_students else {"kd": loss, "plain": PLAIN}
+            for mode, settings in modes.items():
+                records.append(train_student(cfg, art, name, splits, seed=seed, loss=settings,
+                                             teacher_logits=teacher_logits, mode=mode))
     return records
 
 
@@ -193,15 +190,16 @@ def sweep_alpha_temperature(cfg, art: Artifacts, splits: dict[str, pd.DataFrame]
     """
     cells = [(a, t) for a in cfg.sweep_alphas for t in cfg.sweep_temperatures]
     if 1.0 not in cfg.sweep_alphas:
-        cells.append((1.0, None))  # plain: the temperature plays no part
+        cells.append((PLAIN.alpha, None))  # plain: the temperature plays no part
     # on the final runs' schedule, a sweep run of a final seed is that final run for its cell:
     # keep its weights, and `train_students` takes them instead of training the same run again
     reusable = cfg.sweep_student in cfg.students and cfg.sweep_epochs == cfg.student_epochs
     rows = []
     for seed in cfg.sweep_seeds:
         for alpha, temperature in cells:
-            info = train_student(cfg, art, cfg.sweep_student, splits, seed=seed, alpha=alpha,
-                                 temperature=temperature or 1.0, teacher_logits=teacher_logits,
+            loss = PLAIN if temperature is None else LossSettings(alpha, temperature)
+            info = train_student(cfg, art, cfg.sweep_student, splits, seed=seed, loss=loss,
+                                 teacher_logits=teacher_logits,
                                  epochs=cfg.sweep_epochs, save=False,
                                  keep_checkpoint=reusable and seed in cfg.seeds)
             rows.append({"seed": seed, "alpha": alpha, "temperature": temperature,
@@ -236,7 +234,7 @@ COST_MODES = ("plain", "kd (cached teacher logits)", "kd (teacher every step)")
 
 
 def measure_training_cost(cfg, art: Artifacts, name: str, splits: dict[str, pd.DataFrame],
-                          teacher_logits: np.ndarray, *, alpha: float, temperature: float,
+                          teacher_logits: np.ndarray, *, loss: LossSettings,
                           steps: int | None = None) -> pd.DataFrame:
     """Seconds per training step, side by side in one process, for one student trained three ways:
     plain, distilled from cached teacher logits, and distilled running the teacher every step.
@@ -251,9 +249,7 @@ def measure_training_cost(cfg, art: Artifacts, name: str, splits: dict[str, pd.D
     rows = []
     for mode in COST_MODES:
         model, tokenizer = load_pretrained(name, seed=cfg.seed, teacher_checkpoint=teacher_dir)
-        kwargs = {"alpha": 1.0, "temperature": 1.0}
-        if mode.startswith("kd"):
-            kwargs = {"alpha": alpha, "temperature": temperature}
+        kwargs = {"loss": PLAIN if mode == "plain" else loss}
         if mode == "kd (cached teacher logits)":
             kwargs["teacher_logits"] = teacher_logits
         elif mode == "kd (teacher every step)":
@@ -288,38 +284,37 @@ def budget_mode_name(mode: str, fraction: float) -> str:
 
 def train_budget_point(cfg, art: Artifacts, name: str, splits: dict[str, pd.DataFrame], subset: pd.DataFrame,
                        subset_logits: np.ndarray, pool: pd.DataFrame, pool_logits: np.ndarray, *,
-                       fraction: float, mode: str, seed: int, alpha: float, temperature: float,
+                       fraction: float, mode: str, seed: int, loss: LossSettings,
                        epochs: float) -> dict:
     """One student trained on a labelled ``subset`` of the training split in one of `BUDGET_MODES`.
 
     The pool modes add the teacher's view of sentences it never trained on: "soft pool" trains
-    the subset with hard labels (alpha 1) and the pool on the teacher's softened distribution
-    alone (alpha 0, per sentence); "hard pool" labels the pool with the teacher's argmax instead.
+    the subset with hard labels (alpha 1) and the pool on the teacher's distribution softened at
+    ``loss.temperature`` alone (alpha 0, per sentence); "hard pool" labels the pool with the teacher's argmax instead.
     The two differ in one thing only: whether the student sees the teacher's full distribution.
     """
     extra = {"budget_fraction": fraction, "budget_mode": mode, "labelled_sentences": len(subset)}
     common = dict(seed=seed, epochs=epochs, mode=budget_mode_name(mode, fraction), save=False, extra=extra)
     if mode == "hard":
-        return train_student(cfg, art, name, splits, alpha=1.0, temperature=1.0, train_df=subset, **common)
+        return train_student(cfg, art, name, splits, loss=PLAIN, train_df=subset, **common)
     if mode == "distilled":
-        return train_student(cfg, art, name, splits, alpha=alpha, temperature=temperature, train_df=subset,
+        return train_student(cfg, art, name, splits, loss=loss, train_df=subset,
                              teacher_logits=subset_logits, **common)
     if mode == "soft pool":
         train = pd.concat([subset, pool], ignore_index=True)
         row_alpha = np.r_[np.ones(len(subset)), np.zeros(len(pool))]
-        return train_student(cfg, art, name, splits, alpha=0.0, temperature=temperature, train_df=train,
+        return train_student(cfg, art, name, splits, loss=LossSettings(0.0, loss.temperature), train_df=train,
                              teacher_logits=np.vstack([subset_logits, pool_logits]), row_alpha=row_alpha,
                              **common)
     if mode == "hard pool":
         labelled = pool.assign(label=np.asarray(pool_logits).argmax(-1))
         train = pd.concat([subset, labelled], ignore_index=True)
-        return train_student(cfg, art, name, splits, alpha=1.0, temperature=1.0, train_df=train, **common)
+        return train_student(cfg, art, name, splits, loss=PLAIN, train_df=train, **common)
     raise ValueError(f"unknown budget mode {mode!r}; valid: {', '.join(BUDGET_MODES)}")
 
 
 def train_budget_curve(cfg, art: Artifacts, splits: dict[str, pd.DataFrame], train_logits: np.ndarray,
-                       pool: pd.DataFrame, pool_logits: np.ndarray, *, alpha: float,
-                       temperature: float) -> list[dict]:
+                       pool: pd.DataFrame, pool_logits: np.ndarray, *, loss: LossSettings) -> list[dict]:
     """Every point of the budget curve: ``cfg.budget_student`` on each nested fraction of the
     training split (`subsets.budget_subsets`) in every mode of `BUDGET_MODES`, once per seed of
     ``cfg.budget_seeds``. Runs are keyed and reused like every other run."""
@@ -331,8 +326,7 @@ def train_budget_curve(cfg, art: Artifacts, splits: dict[str, pd.DataFrame], tra
             for mode in BUDGET_MODES:
                 records.append(train_budget_point(
                     cfg, art, cfg.budget_student, splits, subset, subset_logits, pool, pool_logits,
-                    fraction=fraction, mode=mode, seed=seed, alpha=alpha, temperature=temperature,
-                    epochs=cfg.budget_epochs))
+                    fraction=fraction, mode=mode, seed=seed, loss=loss, epochs=cfg.budget_epochs))
     return records
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .latency import latency_interval_text, speedup_text
+from .losses import FROM_PARAMETER
 from .metrics import format_p
 
 SIGNIFICANCE_LEVEL = 0.05
@@ -162,16 +163,14 @@ def _steps_clause(rows: pd.DataFrame) -> str:
     return f" ({int(pool)} optimizer steps against {int(hard)})"
 
 
-SWEEP_CHOICE = "the sweep's choice on the validation split, chapter 4"
-
-
-def recipe_source(alpha_parameter, temperature_parameter) -> str:
-    """Where the final runs' alpha and T came from, for the prose: chapter 4's sweep, unless a
-    notebook parameter (papermill ``-p alpha 0.3``) set one or both."""
-    given = [name for name, value in (("alpha", alpha_parameter), ("T", temperature_parameter))
-             if value is not None]
+def recipe_source(sources: dict[str, str]) -> str:
+    """Where the final runs' alpha and T came from, in words, from the codes
+    `losses.choose_loss_settings` stored: chapter 4's sweep, unless a notebook parameter
+    (papermill ``-p alpha 0.3``) set one or both."""
+    given = [{"alpha": "alpha", "temperature": "T"}[name] for name in ("alpha", "temperature")
+             if sources[name] == FROM_PARAMETER]
     if not given:
-        return SWEEP_CHOICE
+        return "the sweep's choice on the validation split, chapter 4"
     if len(given) == 2:
         return "both set by notebook parameters, not by the sweep of chapter 4"
     return f"{given[0]} set by a notebook parameter, the other the sweep's choice (chapter 4)"

@@ -61,6 +61,8 @@ def test_imports_sit_at_the_top_of_the_library():
 @pytest.mark.parametrize("module, below", [
     ("results", ("IPython", "myst_nb", "distill_utils.notebook")),  # a summary needs no notebook
     ("machine", ("distill_utils.variants", "onnxruntime")),  # what a CPU is needs no inference engine
+    ("variants", ("distill_utils.trainer",)),  # running a model needs no training code
+    ("losses", ("transformers",)),  # the loss is tensors only
     ("provenance", ("IPython", "myst_nb", "distill_utils.notebook")),
 ])
 def test_a_module_imports_nothing_above_its_layer(module, below):
@@ -72,6 +74,31 @@ def test_a_module_imports_nothing_above_its_layer(module, below):
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "", f"importing distill_utils.{module} loads {done.stdout.strip()}"
+
+
+def test_the_library_imports_form_layers_without_a_cycle():
+    """Every module imports only modules below it: the import graph has no cycle."""
+    graph = {}
+    for path in sorted((REPO / "distill_utils").glob("*.py")):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                names |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
+        graph[path.stem] = names - {path.stem}
+    done, stack = set(), []
+
+    def visit(module):
+        assert module not in stack, f"import cycle: {' -> '.join(stack[stack.index(module):] + [module])}"
+        if module in done or module not in graph:
+            return
+        stack.append(module)
+        for imported in sorted(graph[module]):
+            visit(imported)
+        stack.pop()
+        done.add(module)
+
+    for module in graph:
+        visit(module)
 
 
 def test_layout_paths_and_checkpoint_contract(tmp_path):

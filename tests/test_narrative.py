@@ -190,8 +190,9 @@ def test_calibration_and_chapter4_summary_state_their_tests():
 
 
 def test_recipe_source_names_a_parameter_that_overrode_the_sweep():
-    assert narrative.recipe_source(None, None) == narrative.SWEEP_CHOICE
-    assert narrative.recipe_source(0.3, None) == "alpha set by a notebook parameter, the other the sweep's choice (chapter 4)"
-    assert narrative.recipe_source(None, 4.0).startswith("T set by a notebook parameter")
-    assert narrative.recipe_source(0.3, 4.0) == "both set by notebook parameters, not by the sweep of chapter 4"
-
+    sweep, parameter = {"alpha": "sweep", "temperature": "sweep"}, {"alpha": "parameter", "temperature": "parameter"}
+    assert narrative.recipe_source(sweep) == "the sweep's choice on the validation split, chapter 4"
+    assert narrative.recipe_source({**sweep, "alpha": "parameter"}) == \
+        "alpha set by a notebook parameter, the other the sweep's choice (chapter 4)"
+    assert narrative.recipe_source({**sweep, "temperature": "parameter"}).startswith("T set by a notebook parameter")
+    assert narrative.recipe_source(parameter) == "both set by notebook parameters, not by the sweep of chapter 4"

@@ -50,8 +50,10 @@ def test_the_path_holds_the_training_code_and_not_the_analysis():
 
 @pytest.mark.parametrize("module, old, new", [
     # the loss: the soft term's scaling
-    ("losses", "return alpha * hard + (1.0 - alpha) * temperature**2 * soft\n",
-     "return alpha * hard + (1.0 - alpha) * temperature * soft\n"),
+    ("losses", "return alpha * hard + (1.0 - alpha) * T**2 * soft\n",
+     "return alpha * hard + (1.0 - alpha) * T * soft\n"),
+    # what plain means
+    ("losses", "PLAIN = LossSettings(alpha=1.0, temperature=1.0)", "PLAIN = LossSettings(alpha=1.0, temperature=2.0)"),
     # how a model is scored after training
     ("trainer", "def evaluate_checkpoint(model, tokenizer, df: pd.DataFrame, max_length: int)",
      "def evaluate_checkpoint(model, tokenizer, df: pd.DataFrame, max_length: int = 1)"),
@@ -76,7 +78,7 @@ def test_analysis_docstrings_messages_and_moves_leave_the_key(package):
     text = (package / "losses.py").read_text()
     (package / "losses.py").write_text(text.replace("must be", "has to be", 1))
     # a function of the training path moved to another module, and an analysis function too
-    move(package, "mixed_precision", "trainer", "machine")
+    move(package, "mixed_precision", "machine", "trainer")
     move(package, "sweep_summary", "experiments", "metrics")
     assert training_code_hash(package) == before
 

@@ -36,6 +36,7 @@ from distill_utils._io import read_json, write_json  # noqa: E402
 from distill_utils.artifacts import Artifacts  # noqa: E402
 from distill_utils.data import read_splits  # noqa: E402
 from distill_utils.experiments import train_budget_point  # noqa: E402
+from distill_utils.losses import LossSettings  # noqa: E402
 from distill_utils.profiles import resolve_config  # noqa: E402
 from distill_utils.runs import sha_of_key  # noqa: E402
 from distill_utils.subsets import budget_subsets, unseen_pool  # noqa: E402
@@ -118,12 +119,13 @@ def verify_by_retraining(cfg, art: Artifacts, old_code: str) -> list[str]:
     subset = budget_subsets(splits["train"], [fraction], seed=cfg.split_seed)[fraction]
     row_of = {sentence: i for i, sentence in enumerate(splits["train"]["sentence"])}
     subset_logits = logits["train"][[row_of[s] for s in subset["sentence"]]]
+    distilled = wanted["distilled"]["run_key"]  # the curve's loss settings, as its runs were given them
+    loss = LossSettings(distilled["alpha"], distilled["temperature"])
     differ = []
     for mode, old in wanted.items():
         key = old["run_key"]
         new = train_budget_point(cfg, art, cfg.budget_student, splits, subset, subset_logits, pool, logits["pool"],
-                                 fraction=fraction, mode=mode, seed=seed, alpha=key["alpha"],
-                                 temperature=key["temperature"], epochs=key["epochs"])
+                                 fraction=fraction, mode=mode, seed=seed, loss=loss, epochs=key["epochs"])
         same = new["test_logits"] == old["test_logits"]
         print(f"{mode} @ {100 * fraction:g}%, seed {seed}: predictions {'identical' if same else 'DIFFER'}")
         if not same:
