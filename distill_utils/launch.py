@@ -25,9 +25,10 @@ import torch.distributed as dist
 from ._io import read_json, training_processes
 from .artifacts import Artifacts
 from .data import read_splits
-from .experiments import best_sweep_point, fine_tune_teachers, train_students
+from .experiments import fine_tune_teachers, train_students
 from .losses import LossSettings, choose_loss_settings
 from .profiles import resolve_config
+from .sweep import best_sweep_point
 from .teacher_cache import cache_teacher_logits
 
 

@@ -32,7 +32,7 @@ from .profiles import PROFILE_ENV
 from .results import load_results
 
 # the book's sources; distill_utils too, because chapters include the code they teach from it
-BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "book", "distill_utils")
+BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "book", "_static", "distill_utils")
 REFERENCE_PROFILE = "cpu"
 REFERENCE_RESULTS = Path("results") / "reference.json"
 

@@ -25,7 +25,7 @@ from .artifacts import RUN_FILE, WEIGHTS_FILE
 from .losses import PLAIN, LossSettings, distillation_loss, hidden_state_loss
 from .machine import mixed_precision
 from .metrics import classification_metrics
-from .models import predict_logits
+from .inference import predict_logits
 
 
 def tokenize_frame(df: pd.DataFrame, tokenizer, max_length: int, *, with_rows: bool = False,

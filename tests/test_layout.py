@@ -101,6 +101,30 @@ def test_the_library_imports_form_layers_without_a_cycle():
         visit(module)
 
 
+def readme_module_order() -> list[str]:
+    """The modules of the README's module table, in its order."""
+    text = (REPO / "README.md").read_text()
+    table = text[text.index("| module | concern |"):]
+    table = table[:table.index("\n\n")]
+    return re.findall(r"^\| `(\w+)` \|", table, re.M)
+
+
+def test_the_readme_lists_every_module_in_layer_order():
+    """Every module is in the README's table once, and imports only modules listed above it."""
+    order = readme_module_order()
+    modules = sorted(p.stem for p in (REPO / "distill_utils").glob("*.py") if p.stem != "__init__")
+    assert sorted(order) == modules, "the README's module table and distill_utils differ"
+    position = {name: i for i, name in enumerate(order)}
+    upward = []
+    for name in order:
+        for node in ast.walk(ast.parse((REPO / "distill_utils" / f"{name}.py").read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                for imported in ({node.module.split(".")[0]} if node.module else {a.name for a in node.names}):
+                    if imported in position and position[imported] > position[name]:
+                        upward.append(f"{name} imports {imported}")
+    assert not upward, f"imports that point up the README's layers: {upward}"
+
+
 def test_layout_paths_and_checkpoint_contract(tmp_path):
     art = Artifacts(tmp_path)
     assert art.student("distil-mpnet-6layer", "kd", 42).relative_to(tmp_path).parts == ("students", "distil-mpnet-6layer", "kd-seed42")
@@ -261,8 +285,6 @@ def test_an_artifacts_folder_that_cannot_take_the_run_fails_before_any_training(
 
 
 def test_noted_parts_tell_apart_the_parts_of_a_recording_despite_a_hole(tmp_path):
-    import os
-
     from distill_utils import recording
 
     hour = 3600.0

@@ -67,7 +67,7 @@ def test_an_edit_on_the_training_path_changes_the_key(package, module, old, new)
 def test_analysis_docstrings_messages_and_moves_leave_the_key(package):
     before = training_code_hash(package)
     # analysis of finished runs
-    edit(package, "experiments", "def sweep_summary(table: pd.DataFrame) -> pd.DataFrame:\n",
+    edit(package, "sweep", "def sweep_summary(table: pd.DataFrame) -> pd.DataFrame:\n",
          "def sweep_summary(table: pd.DataFrame) -> pd.DataFrame:\n    table = table.copy()\n")
     # a docstring and a comment on the training path
     edit(package, "losses", "def distillation_loss(", "# the loss of chapter 3\ndef distillation_loss(")
@@ -79,7 +79,7 @@ def test_analysis_docstrings_messages_and_moves_leave_the_key(package):
     (package / "losses.py").write_text(text.replace("must be", "has to be", 1))
     # a function of the training path moved to another module, and an analysis function too
     move(package, "mixed_precision", "machine", "trainer")
-    move(package, "sweep_summary", "experiments", "metrics")
+    move(package, "sweep_summary", "sweep", "metrics")
     assert training_code_hash(package) == before
 
 

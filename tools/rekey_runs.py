@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 from distill_utils._io import read_json, write_json  # noqa: E402
 from distill_utils.artifacts import Artifacts  # noqa: E402
 from distill_utils.data import read_splits  # noqa: E402
-from distill_utils.experiments import train_budget_point  # noqa: E402
+from distill_utils.budget import train_budget_point  # noqa: E402
 from distill_utils.losses import LossSettings  # noqa: E402
 from distill_utils.profiles import resolve_config  # noqa: E402
 from distill_utils.runs import sha_of_key  # noqa: E402
