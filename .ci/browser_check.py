@@ -3,9 +3,11 @@
     python .ci/browser_check.py _build/executed/ci/_build/html [--shots DIR]
 
 Serves the HTML on loopback, loads each page of the table of contents in a real browser and
-checks, from inside the page: it loaded, every <img> decoded (naturalWidth > 0), chapters made
-from notebooks show at least one figure, no error output or Python traceback is on the page, no
-progress bar, and every equation was typeset by the MathJax the book ships (no raw TeX left).
+checks, from inside the page at 1280 px: it loaded, every <img> decoded (naturalWidth > 0),
+chapters made from notebooks show at least one figure, no error output or Python traceback is on
+the page, no progress bar, every equation was typeset by the MathJax the book ships (no raw TeX
+left), and nothing in the article scrolls sideways or is cut off at the right (code wider than
+its column, a table wider than the page).
 A full-page screenshot of each chapter is kept. Exits non-zero naming each failing page.
 """
 from __future__ import annotations
@@ -31,7 +33,7 @@ PROBE = """<!doctype html><html><body><pre id="result">running</pre><script>
 const pages = %s;
 async function inspect(path) {
   const frame = document.createElement("iframe");
-  frame.style.width = "1200px"; frame.style.height = "900px";
+  frame.style.width = "1280px"; frame.style.height = "900px";  // a laptop window
   document.body.appendChild(frame);
   const loaded = new Promise(resolve => { frame.onload = resolve; });
   frame.src = path;
@@ -48,6 +50,22 @@ async function inspect(path) {
   for (const img of images) { img.loading = "eager"; }
   await Promise.all(images.map(img => img.complete ? null : new Promise(r => { img.onload = img.onerror = r; })));
   const text = doc.body ? doc.body.innerText : "";
+  // content a reader would have to scroll sideways (or that is cut off at the right): any element
+  // of the article that clips or scrolls its overflow and holds more than it shows
+  const article = doc.querySelector(".bd-article") || doc.querySelector("main") || doc.body;
+  for (const details of article.querySelectorAll("details")) { details.open = true; }  // hidden code, shown
+  await new Promise(r => setTimeout(r, 100));
+  const sideways = [];
+  for (const el of [article, ...article.querySelectorAll("*")]) {
+    if (sideways.some(outer => outer.el.contains(el))) { continue; }
+    if (el.matches("span.math, span.math *")) { continue; }  // inline math: a glyph's overhang, in wrapped text
+    const overflow = frame.contentWindow.getComputedStyle(el).overflowX;
+    if (!["auto", "scroll", "hidden"].includes(overflow) || el.scrollWidth <= el.clientWidth + 4) { continue; }
+    const label = el.tagName.toLowerCase() + (el.className && typeof el.className === "string"
+      ? "." + el.className.trim().split(/\\s+/).slice(0, 2).join(".") : "");
+    sideways.push({el, what: `${label} (${el.scrollWidth} px in ${el.clientWidth} px): ` +
+                   (el.innerText || "").trim().replace(/\\s+/g, " ").slice(0, 60)});
+  }
   const result = {
     path, title: doc.title,
     images: images.length,
@@ -58,6 +76,7 @@ async function inspect(path) {
     equations: doc.querySelectorAll("mjx-container").length,
     raw_tex: /\\\\(frac|alpha|mathrm)\\b/.test(text),
     text_length: text.length,
+    sideways: sideways.map(item => item.what),
   };
   frame.remove();
   return result;
@@ -157,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
                         problems.append("a progress bar is on the page")
                     if page["raw_tex"]:
                         problems.append("TeX left untypeset (MathJax did not run)")
+                    for what in page.get("sideways", []):  # text cut mid-character is made printable
+                        what = what.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+                        problems.append(f"scrolls sideways at 1280 px: {what}")
                     if name.startswith("notebooks/03") and page["equations"] == 0:
                         problems.append("the derivation chapter shows no typeset equation")
                 status = "FAIL " + "; ".join(problems) if problems else "ok"

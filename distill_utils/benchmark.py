@@ -125,30 +125,34 @@ class PerformanceBenchmark:
         return record
 
     def run_benchmark(self) -> dict:
-        """Size, accuracy and FLOP counts of this variant; the runner stays built for the
-        interleaved timing of every variant that `benchmark_profile` does afterwards."""
-        record = {"model": self.name, "role": self.role, "mode": self.mode, "variant": self.variant,
-                  "engine": VARIANT_ENGINE.get(self.variant), "dtype": VARIANT_DTYPE.get(self.variant),
-                  "skipped": None}
+        """Size, accuracy and FLOP counts of this variant; the runner stays
+        built for the interleaved timing that `benchmark_profile` does later."""
+        record = {"model": self.name, "role": self.role, "mode": self.mode,
+                  "variant": self.variant, "skipped": None,
+                  "engine": VARIANT_ENGINE.get(self.variant),
+                  "dtype": VARIANT_DTYPE.get(self.variant)}
         with torch_threads(self.threads) as threads:
             try:
-                self.runner = build_variant(self.model, self.tokenizer, self.variant, self.export_dir,
-                                            threads, self.checkpoint_dir)
+                self.runner = build_variant(
+                    self.model, self.tokenizer, self.variant, self.export_dir,
+                    threads, self.checkpoint_dir)
             except VariantUnavailable as reason:
-                record.update({"skipped": str(reason), "parameters": count_parameters(self.model),
-                               "threads": threads})
+                record.update({"skipped": str(reason), "threads": threads,
+                               "parameters": count_parameters(self.model)})
                 return record
             record.update(self.compute_size())
             record.update(self.compute_accuracy())
             record.update(self.flop_counts())
-        peak = self.peaks.get("bf16" if self.variant == "bf16" else "fp32")
+        basis = "bf16" if self.variant == "bf16" else "fp32"
         record.update({
-            "threads": threads, "peak_gflops": peak,
-            "peak_basis": "bf16 matmul" if self.variant == "bf16" else "fp32 matmul",
-            "throughput_batch_size": self.throughput_batch_size, "throughput_batches": self.throughput_batches,
-            "sequence_length": f"dynamic padding, truncation at {self.max_length}",
-            "cpu": cpu_name(), "cpu_flags": cpu_flags(), "torch": torch.__version__,
-            "onnxruntime": _version("onnxruntime"),
+            "threads": threads, "peak_gflops": self.peaks.get(basis),
+            "peak_basis": f"{basis} matmul",
+            "throughput_batch_size": self.throughput_batch_size,
+            "throughput_batches": self.throughput_batches,
+            "sequence_length":
+                f"dynamic padding, truncation at {self.max_length}",
+            "cpu": cpu_name(), "cpu_flags": cpu_flags(),
+            "torch": torch.__version__, "onnxruntime": _version("onnxruntime"),
         })
         return record
 

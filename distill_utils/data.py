@@ -10,16 +10,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import socket
 import zipfile
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pandas as pd
 from huggingface_hub import hf_hub_download, try_to_load_from_cache
 from sklearn.model_selection import train_test_split
 
 from ._io import read_json, sha256_file, write_json
+from .hub import hub_endpoint, hub_reachable
 
 logger = logging.getLogger(__name__)
 
@@ -141,22 +140,6 @@ def _read_from_dir(directory: Path, filename: str) -> tuple[bytes, str]:
     raise FileNotFoundError(f"{filename} not found in {directory}")
 
 
-def hub_endpoint() -> str:
-    return os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
-
-
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """Can we open a TCP connection to the Hub endpoint? Lets offline runs fail in seconds
-    instead of after the Hub client's minute of retries."""
-    url = urlparse(hub_endpoint())
-    port = url.port or (443 if url.scheme == "https" else 80)
-    try:
-        with socket.create_connection((url.hostname, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def _read_from_hub(filename: str) -> tuple[bytes, str]:
 
     cached = try_to_load_from_cache(HUB_REPO, HUB_FILENAME, repo_type="dataset")
@@ -272,17 +255,6 @@ def sentences_fingerprint(sentences: list[str] | pd.Series) -> str:
     return digest.hexdigest()
 
 
-def describe_splits(splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Counts per class and split, as a table for the notebooks."""
-    rows = {
-        name: part["label"].map(dict(enumerate(LABELS))).value_counts().reindex(LABELS, fill_value=0)
-        for name, part in splits.items()
-    }
-    table = pd.DataFrame(rows).T
-    table["total"] = table.sum(axis=1)
-    return table
-
-
 def load_splits(cfg, data_dir: str | Path | None = None) -> dict[str, pd.DataFrame]:
     """Load, clean and split the agreement level a profile names (smoke: subsample each split)."""
     df = load_phrasebank(cfg.agreement, data_dir=data_dir)
@@ -321,17 +293,3 @@ def read_splits(path: str | Path) -> dict[str, pd.DataFrame]:
 def split_agreement(splits: dict[str, pd.DataFrame], default: str = "all") -> str:
     """The agreement level the splits were made from (recorded by chapter 1)."""
     return splits["train"].attrs.get("split_settings", {}).get("agreement", default)
-
-
-def agreement_overview(levels: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """One row per agreement level: raw lines, rows dropped, sentences kept and class counts."""
-    rows = []
-    for level, df in levels.items():
-        counts = df["label"].value_counts().reindex(range(len(LABELS)), fill_value=0)
-        rows.append({
-            "agreement": level, "lines in file": df.attrs.get("raw_rows"),
-            "duplicates dropped": df.attrs["dropped"]["duplicate_rows"],
-            "conflicting rows dropped": df.attrs["dropped"]["conflicting_rows"],
-            "sentences": len(df), **{name: int(counts[i]) for i, name in enumerate(LABELS)},
-        })
-    return pd.DataFrame(rows).set_index("agreement")

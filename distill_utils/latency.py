@@ -16,13 +16,16 @@ import numpy as np
 import pandas as pd
 
 
-def time_interleaved(forwards: dict[str, Callable[[dict], object]], inputs: dict[str, list[dict]], *,
-                     rounds: int = 40, per_round: int = 5, warmup: int = 5, seed: int = 0) -> dict[str, np.ndarray]:
-    """Seconds per forward pass, shape (rounds, per_round), for every named variant.
+def time_interleaved(forwards: dict[str, Callable[[dict], object]],
+                     inputs: dict[str, list[dict]], *, rounds: int = 40,
+                     per_round: int = 5, warmup: int = 5,
+                     seed: int = 0) -> dict[str, np.ndarray]:
+    """Seconds per forward pass, shape (rounds, per_round), per variant.
 
-    ``inputs[name]`` is that variant's list of tokenized batch-1 inputs (each model reads the same
-    sentences through its own tokenizer); round r times passes r * per_round ... of it, so all
-    variants see the same sentences in the same round. The order of variants is shuffled per round.
+    ``inputs[name]`` is that variant's list of tokenized batch-1 inputs (each
+    model reads the same sentences through its own tokenizer); round r times
+    passes r * per_round ... of it, so all variants see the same sentences in
+    the same round. The order of variants is shuffled in every round.
     """
     names = list(forwards)
     if not names:
@@ -31,7 +34,8 @@ def time_interleaved(forwards: dict[str, Callable[[dict], object]], inputs: dict
     if missing:
         raise ValueError(f"no timing inputs for {', '.join(missing)}")
     if rounds < 2 or per_round < 1:
-        raise ValueError("need at least 2 rounds of at least 1 pass to put an interval on latency")
+        raise ValueError("need at least 2 rounds of at least 1 pass "
+                         "to put an interval on latency")
     for name in names:
         for i in range(warmup):
             forwards[name](inputs[name][i % len(inputs[name])])

@@ -19,13 +19,16 @@ from __future__ import annotations
 import argparse
 import os
 
+import pandas as pd
 import torch.distributed as dist
 
 from ._io import read_json, training_processes
 from .artifacts import Artifacts
 from .data import read_splits
-from .experiments import best_sweep_point, fine_tune_teachers, train_students
+from .experiments import fine_tune_teachers, train_students
+from .losses import LossSettings, choose_loss_settings
 from .profiles import resolve_config
+from .sweep import best_sweep_point
 from .teacher_cache import cache_teacher_logits
 
 
@@ -34,17 +37,13 @@ def _steps(record: dict) -> int:
     return max((entry.get("step", 0) for entry in record.get("log_history", [])), default=0)
 
 
-def _loss_settings(args, art: Artifacts) -> tuple[float, float]:
-    """alpha and T: given, or chapter 4's sweep choice when it has run."""
-    if args.alpha is not None and args.temperature is not None:
-        return args.alpha, args.temperature
-    if art.sweep.is_file():
-        import pandas as pd
-
-        alpha, temperature = best_sweep_point(pd.DataFrame(read_json(art.sweep)["rows"]))
-        return (args.alpha if args.alpha is not None else alpha,
-                args.temperature if args.temperature is not None else temperature)
-    raise SystemExit("students: give --alpha and --temperature, or run chapter 4's sweep first")
+def _loss_settings(args, art: Artifacts) -> LossSettings:
+    """alpha and T: given, or chapter 4's sweep choice when it has run (`choose_loss_settings`)."""
+    sweep_choice = best_sweep_point(pd.DataFrame(read_json(art.sweep)["rows"])) if art.sweep.is_file() else None
+    try:
+        return choose_loss_settings(args.alpha, args.temperature, sweep_choice)[0]
+    except ValueError as error:
+        raise SystemExit(f"students: {error}") from None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -70,9 +69,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.role == "teacher":
         records = fine_tune_teachers(cfg, art, splits)
     else:
-        alpha, temperature = _loss_settings(args, art)
+        loss = _loss_settings(args, art)
         logits = cache_teacher_logits(art, {"train": splits["train"]}, cfg.max_length)["train"]
-        records = train_students(cfg, art, splits, logits, alpha=alpha, temperature=temperature)
+        records = train_students(cfg, art, splits, logits, loss=loss)
     for record in records:
         name = record["model"] + (f" ({record['mode']})" if record.get("mode") else "")
         print(f"[rank {rank} of {world}, {backend()}] {name}, seed {record['seed']}: {_steps(record)} optimizer "

@@ -23,17 +23,22 @@ from .machine import torch_threads
 from .variants import (ORT_LEVELS, Variant, VariantUnavailable, build_variant, export_onnx, onnx_forward,
                        quantize_onnx)
 
-def quantize_onnx_static(source: Path, target: Path, calibration: list[dict]) -> Path:
-    """ONNX Runtime static int8 (QDQ): activation ranges fixed beforehand from ``calibration``
-    batches (training sentences), instead of measured on every input as dynamic int8 does."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+def quantize_onnx_static(source: Path, target: Path,
+                         calibration: list[dict]) -> Path:
+    """ONNX Runtime static int8 (QDQ): activation ranges fixed beforehand from
+    ``calibration`` batches (training sentences), instead of measured on every
+    input as dynamic int8 does."""
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat,
+                                          QuantType, quantize_static)
 
     if target.is_file():
         return target
 
     class Reader(CalibrationDataReader):
         def __init__(self):
-            self.batches = iter([{k: v.numpy().astype(np.int64) for k, v in b.items()} for b in calibration])
+            self.batches = iter([
+                {k: v.numpy().astype(np.int64) for k, v in batch.items()}
+                for batch in calibration])
 
         def get_next(self):
             return next(self.batches, None)
@@ -43,10 +48,13 @@ def quantize_onnx_static(source: Path, target: Path, calibration: list[dict]) ->
     root.setLevel(logging.ERROR)
     try:
         with atomic_path(target) as tmp:
-            # the matrix multiplies only, as dynamic int8 does: quantising the integer-valued
-            # position arithmetic too (MPNet's relative-position buckets) yields invalid indices
-            quantize_static(str(source), str(tmp), Reader(), quant_format=QuantFormat.QDQ,
-                            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+            # the matrix multiplies only, as dynamic int8 does: quantising
+            # the integer-valued position arithmetic too (MPNet's
+            # relative-position buckets) yields invalid indices
+            quantize_static(str(source), str(tmp), Reader(),
+                            quant_format=QuantFormat.QDQ,
+                            activation_type=QuantType.QInt8,
+                            weight_type=QuantType.QInt8,
                             op_types_to_quantize=["MatMul", "Gemm"])
     finally:
         root.setLevel(level)

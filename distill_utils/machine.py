@@ -1,6 +1,6 @@
 """What machine a measurement ran on: the CPU's name, the instruction-set extensions that decide
-its speed (AMX, AVX512-BF16, VNNI), the torch threads a block runs on, and the best
-matrix-multiply rate it reaches.
+its speed (AMX, AVX512-BF16, VNNI), the torch threads a block runs on, the mixed precision it
+trains in, and the best matrix-multiply rate it reaches.
 
 Training is deterministic on one CPU, not across CPUs, and latency depends on these extensions,
 so every record says which CPU made it.
@@ -86,3 +86,15 @@ def matmul_peak_gflops(dtype: torch.dtype = torch.float32, size: int = 1024, rep
             a @ b
             best = min(best, time.perf_counter() - start)
     return 2 * size**3 / best / 1e9
+
+
+def mixed_precision(requested: bool = True) -> str:
+    """'bf16', 'fp16' or 'no': the autocast dtype this machine runs fast and safely."""
+    if not requested:
+        return "no"
+    if torch.cuda.is_available():
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    cpu = torch.cpu
+    if cpu._is_amx_tile_supported() or cpu._is_avx512_bf16_supported():
+        return "bf16"
+    return "no"

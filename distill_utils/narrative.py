@@ -10,6 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .latency import latency_interval_text, speedup_text
+from .losses import FROM_PARAMETER
 from .metrics import format_p
 
 SIGNIFICANCE_LEVEL = 0.05
@@ -162,16 +163,14 @@ def _steps_clause(rows: pd.DataFrame) -> str:
     return f" ({int(pool)} optimizer steps against {int(hard)})"
 
 
-SWEEP_CHOICE = "the sweep's choice on the validation split, chapter 4"
-
-
-def recipe_source(alpha_parameter, temperature_parameter) -> str:
-    """Where the final runs' alpha and T came from, for the prose: chapter 4's sweep, unless a
-    notebook parameter (papermill ``-p alpha 0.3``) set one or both."""
-    given = [name for name, value in (("alpha", alpha_parameter), ("T", temperature_parameter))
-             if value is not None]
+def recipe_source(sources: dict[str, str]) -> str:
+    """Where the final runs' alpha and T came from, in words, from the codes
+    `losses.choose_loss_settings` stored: chapter 4's sweep, unless a notebook parameter
+    (papermill ``-p alpha 0.3``) set one or both."""
+    given = [{"alpha": "alpha", "temperature": "T"}[name] for name in ("alpha", "temperature")
+             if sources[name] == FROM_PARAMETER]
     if not given:
-        return SWEEP_CHOICE
+        return "the sweep's choice on the validation split, chapter 4"
     if len(given) == 2:
         return "both set by notebook parameters, not by the sweep of chapter 4"
     return f"{given[0]} set by a notebook parameter, the other the sweep's choice (chapter 4)"
@@ -263,6 +262,8 @@ def goals_sentence(goals: list[dict], profile: str) -> str:
                 "against the project's.")
     targets = [g for g in goals if g["target"] != "reported"]
     reported = len(goals) - len(targets)
-    also = f" ({reported} more figures are reported without a threshold)" if reported else ""
-    return (f"The project set itself {len(targets)} targets for this profile before the run; "
-            f"{sum(g['met'] is True for g in targets)} of them were met{also}:")
+    met = sum(g["met"] is True for g in targets)
+    also = (f" ({reported} more {'figure is' if reported == 1 else 'figures are'} reported without a "
+            "threshold)") if reported else ""
+    return (f"The project set itself {len(targets)} {'target' if len(targets) == 1 else 'targets'} for this "
+            f"profile before the run; {met} of them {'was' if met == 1 else 'were'} met{also}:")

@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import logging
 import os
 import sys
+import textwrap
 import warnings
 
 import matplotlib.pyplot as plt
 from IPython import get_ipython
-from IPython.display import display
+from IPython.display import Code, display
 from matplotlib.figure import Figure
 from myst_nb import glue as myst_glue
 from transformers.utils import logging as hf_logging
@@ -20,6 +22,9 @@ from .plots import set_style
 from .provenance import run_metadata
 
 PROVENANCE_MIME = "application/json"
+
+# the widest line of code the book shows: its column fits about 79 characters without scrolling
+SHOWN_CODE_WIDTH = 79
 
 
 # how a notebook's own parameters cell begins, and how papermill begins the cell it injects after it
@@ -76,6 +81,23 @@ def setup_notebook() -> None:
         logger.propagate = False
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     warnings.filterwarnings("ignore", message=".*pin_memory.*")
+
+
+def shown_source(obj) -> str:
+    """The source of a function, class or method as the book shows it (dedented)."""
+    return textwrap.dedent(inspect.getsource(obj)).rstrip()
+
+
+def show_source(obj) -> Code:
+    """The source of ``obj``, highlighted, for every reader: the built book, Jupyter and Colab
+    (a ``literalinclude`` directive shows as raw text outside the book). The code is the
+    library's own, so the page can never drift from what runs."""
+    source = shown_source(obj)
+    wide = [line for line in source.splitlines() if len(line) > SHOWN_CODE_WIDTH]
+    if wide:
+        raise ValueError(f"{obj.__qualname__} has {len(wide)} line(s) wider than {SHOWN_CODE_WIDTH} "
+                         f"characters, which the book's column cuts off: wrap them ({wide[0].strip()[:40]!r} ...)")
+    return Code(source, language="python")
 
 
 def glue(name: str, value, display: bool = False) -> None:

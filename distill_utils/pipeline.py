@@ -27,12 +27,12 @@ from ._io import atomic_path
 from .artifacts import Artifacts, artifacts_root, repo_root
 from .notebook import PROVENANCE_MIME
 from .provenance import library_hash
-from .recording import start_part
+from .recording import current_runs, start_part
 from .profiles import PROFILE_ENV
 from .results import load_results
 
 # the book's sources; distill_utils too, because chapters include the code they teach from it
-BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "book", "distill_utils")
+BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib", "book", "_static", "distill_utils")
 REFERENCE_PROFILE = "cpu"
 REFERENCE_RESULTS = Path("results") / "reference.json"
 
@@ -62,12 +62,17 @@ def execute(profile: str, out_dir: Path, parameters: dict | None = None,
     override = (parameters or {}).get("artifacts_dir")
     if override and not Path(override).is_absolute():
         override = root / "notebooks" / override
-    start_part(Artifacts(artifacts_root(profile, override)).check_writable())
+    art = Artifacts(artifacts_root(profile, override)).check_writable()
+    start_part(art)
+    banked = {record["run_key_sha"] for _, record in current_runs(art)}
     try:
         for source in chosen:
             # each notebook gets the parameters it declares (papermill would inject the rest too)
             own = {k: v for k, v in (parameters or {}).items() if k in declared[source]}
             timings.append(_execute_one(source, out_dir, root, profile, own))
+        now = {record["run_key_sha"] for _, record in current_runs(art)}
+        print(f"[pipeline] training runs: {len(now - banked)} trained by this execution, "
+              f"{len(now & banked)} of {len(banked)} banked ones still current", flush=True)
     finally:
         if previous is None:
             os.environ.pop(PROFILE_ENV, None)

@@ -16,7 +16,7 @@ import time
 from ._io import read_json, write_json
 from .artifacts import Artifacts
 from .machine import training_machine
-from .runs import training_code_hash
+from .training_code import training_code_hash
 
 logger = logging.getLogger(__name__)
 

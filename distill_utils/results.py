@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from ._io import read_json
-from .artifacts import Artifacts, check_same_teacher, read_run
+from .artifacts import Artifacts, check_same_teacher, display_path, read_run
 from .latency import speedup_text
 from .machine import cpu_flags, cpu_name
 from .data import read_splits, split_agreement
@@ -26,7 +26,6 @@ from .metrics import runs_frame, seed_summary, summarise_runs
 from .profiles import within_points
 from .provenance import library_hash, run_metadata
 from .lineage import check_benchmark, check_loss_settings, check_splits
-from .narrative import SWEEP_CHOICE
 from .reference import FINBERT, REFERENCE
 
 SCHEMA_VERSION = 1
@@ -137,7 +136,7 @@ def build_results(cfg, art: Artifacts) -> dict:
             "student_epochs": cfg.student_epochs, "student_lr": cfg.student_lr,
             "batch_size": cfg.batch_size, "max_length": cfg.max_length,
             "alpha": kd["alpha"], "temperature": kd["temperature"],
-            "alpha_temperature_source": experiments.get("alpha_temperature_source", SWEEP_CHOICE),
+            "loss_sources": _loss_sources(art, experiments),  # "sweep" or "parameter", per setting
         },
         "models": variants,
         "training_runs": _records(training),
@@ -272,6 +271,15 @@ def models_table(models: list[dict]) -> pd.DataFrame:
             "correct_per_seed": ", ".join(str(c) for c in m["correct_per_seed"]),
         })
     return pd.DataFrame(rows).astype({"accuracy_std": float, "accuracy_ci_low": float, "accuracy_ci_high": float})
+
+
+def _loss_sources(art: Artifacts, experiments: dict) -> dict[str, str]:
+    """Where chapter 4's alpha and T came from, as it recorded them."""
+    sources = experiments.get("loss_sources")
+    if not isinstance(sources, dict) or set(sources) != {"alpha", "temperature"}:
+        raise ValueError(f"{display_path(art.experiments)} does not say where alpha and T came from "
+                         "(written by an older chapter 4): re-run notebooks/04_student_training.ipynb")
+    return sources
 
 
 def best_compressed(table: pd.DataFrame, within_points: float) -> dict | None:

@@ -22,19 +22,9 @@ import pandas as pd
 
 from ._io import is_main_process, read_json, write_json
 from .artifacts import RUN_FILE, Artifacts, is_checkpoint, read_run
+from .training_code import training_code_hash
 
 logger = logging.getLogger(__name__)
-
-# the modules whose code decides what a training run produces
-TRAINING_MODULES = ("data", "subsets", "models", "losses", "trainer", "teacher_cache", "experiments", "runs")
-
-
-def training_code_hash() -> str:
-    digest = hashlib.sha256()
-    for name in TRAINING_MODULES:
-        digest.update((Path(__file__).parent / f"{name}.py").read_bytes())
-    return digest.hexdigest()[:16]
-
 
 def frame_fingerprint(df: pd.DataFrame | None) -> str | None:
     """sha256 of the sentences and labels of a frame, in order."""
@@ -69,10 +59,15 @@ def check_trained_on(records: list[dict], splits: dict[str, pd.DataFrame], reade
                 "and the notebooks after it")
 
 
+def sha_of_key(key: dict) -> str:
+    """The sha256 a run is filed under: of its key, fields sorted."""
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def run_key(**fields) -> tuple[dict, str]:
     """The key of a run (its fields plus the training code's hash) and the key's sha256."""
     key = {**fields, "training_code": training_code_hash()}
-    return key, hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+    return key, sha_of_key(key)
 
 
 def cached_run(art: Artifacts, key_sha: str, out_dir: Path | None) -> dict | None:

@@ -16,7 +16,8 @@ import torch
 from ._io import atomic_path, is_main_process, read_json, write_json
 from .artifacts import Artifacts, checkpoint_fingerprint, display_path
 from .data import sentences_fingerprint
-from .models import load_checkpoint, predict_logits
+from .inference import predict_logits
+from .models import load_checkpoint
 
 logger = logging.getLogger(__name__)
 

@@ -22,21 +22,10 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from ._io import atomic_path, is_main_process, training_processes, write_json
 from .artifacts import RUN_FILE, WEIGHTS_FILE
-from .losses import distillation_loss, hidden_state_loss
+from .losses import PLAIN, LossSettings, distillation_loss, hidden_state_loss
+from .machine import mixed_precision
 from .metrics import classification_metrics
-from .models import predict_logits
-
-
-def mixed_precision(requested: bool = True) -> str:
-    """'bf16', 'fp16' or 'no': the autocast dtype this machine runs fast and safely."""
-    if not requested:
-        return "no"
-    if torch.cuda.is_available():
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    cpu = torch.cpu
-    if cpu._is_amx_tile_supported() or cpu._is_avx512_bf16_supported():
-        return "bf16"
-    return "no"
+from .inference import predict_logits
 
 
 def tokenize_frame(df: pd.DataFrame, tokenizer, max_length: int, *, with_rows: bool = False,
@@ -119,50 +108,67 @@ class DistillationTrainer(Trainer):
 
     Teacher logits come either from the cache (``teacher_logits`` in the batch) or, when a
     ``teacher`` model is given, from running it on the batch (the costly way, kept to measure
-    what the cache saves). With ``hidden_weight > 0`` the model is a `StudentWithProjection` and
-    the batch carries the teacher's hidden states. Without teacher outputs (teacher fine-tuning,
-    evaluation) the loss is plain cross-entropy. A non-finite loss stops training with its step.
+    what the cache saves). With ``loss.hidden_weight > 0`` the model is a
+    `StudentWithProjection` and the batch carries the teacher's hidden states. Without teacher
+    outputs (teacher fine-tuning, evaluation) the loss is plain cross-entropy.
     """
 
     loss_is_scaled_for_ga = False  # our loss is a per-batch mean
 
-    def __init__(self, *args, alpha: float = 1.0, temperature: float = 1.0, teacher=None,
-                 hidden_weight: float = 0.0, **kwargs):
+    def __init__(self, *args, loss: LossSettings = PLAIN, teacher=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.alpha = float(alpha)
-        self.temperature = float(temperature)
+        self.loss = loss  # checked once, when it was built
         self.teacher = teacher.eval() if teacher is not None else None
-        self.hidden_weight = float(hidden_weight)
 
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+    def compute_loss(self, model, inputs, return_outputs=False,
+                     num_items_in_batch=None):
         labels = inputs.pop("labels")
-        teacher_logits = inputs.pop("teacher_logits", None)
+        teacher_logits = inputs.pop("teacher_logits", None)  # cached, per row
         teacher_hidden = inputs.pop("teacher_hidden", None)
-        alpha = inputs.pop("row_alpha", self.alpha)  # one weight per sentence, or the run's alpha
-        teacher_inputs = {key[len("teacher_"):]: inputs.pop(key)
-                          for key in ("teacher_input_ids", "teacher_attention_mask") if key in inputs}
-        if self.teacher is not None and teacher_inputs:  # the costly way: run the teacher now
-            with torch.no_grad(), self.accelerator.autocast():
-                teacher_logits = self.teacher(**teacher_inputs).logits.float()
+        alpha = inputs.pop("row_alpha", self.loss.alpha)  # per row, or one
+        teacher_inputs = pop_teacher_inputs(inputs)
+        if self.teacher is not None and teacher_inputs:  # the costly way
+            teacher_logits = self.run_teacher(teacher_inputs)
         outputs = model(**inputs)
-        if teacher_logits is not None:  # alpha * CE + (1 - alpha) * T^2 * KL, chapter 3
-            loss = distillation_loss(outputs.logits, teacher_logits, labels, alpha, self.temperature)
-        elif model.training and self.alpha < 1.0:
-            raise ValueError("alpha < 1 needs teacher logits in the training data")
-        else:
+        if teacher_logits is not None:  # chapter 3's loss
+            loss = distillation_loss(outputs.logits, teacher_logits, labels,
+                                     alpha, self.loss.temperature)
+        else:  # no teacher: ordinary cross-entropy
             loss = F.cross_entropy(outputs.logits.float(), labels)
-        if teacher_hidden is not None and self.hidden_weight > 0:  # + beta * hidden-state term
-            unwrapped = self.accelerator.unwrap_model(model)
-            student_hidden = torch.stack([outputs.hidden_states[i][:, 0] for i in
-                                          range(1, len(outputs.hidden_states))], dim=1)
-            projected = unwrapped.projection(student_hidden.to(unwrapped.projection.weight.dtype))
-            loss = loss + self.hidden_weight * hidden_state_loss(projected, teacher_hidden)
+        if teacher_hidden is not None and self.loss.hidden_weight > 0:
+            loss = loss + self.loss.hidden_weight * self.hidden_term(
+                model, outputs, teacher_hidden)
+        self.stop_unless_finite(loss)
+        return (loss, outputs) if return_outputs else loss
+
+    def run_teacher(self, teacher_inputs: dict) -> torch.Tensor:
+        """The teacher's logits for this batch, computed now (no gradient)."""
+        with torch.no_grad(), self.accelerator.autocast():
+            return self.teacher(**teacher_inputs).logits.float()
+
+    def hidden_term(self, model, outputs, teacher_hidden) -> torch.Tensor:
+        """`hidden_state_loss` between the student's projected first-token
+        states (one per layer) and the teacher's cached ones."""
+        unwrapped = self.accelerator.unwrap_model(model)
+        student_hidden = torch.stack([outputs.hidden_states[i][:, 0] for i in
+                                      range(1, len(outputs.hidden_states))], dim=1)
+        weight_dtype = unwrapped.projection.weight.dtype
+        projected = unwrapped.projection(student_hidden.to(weight_dtype))
+        return hidden_state_loss(projected, teacher_hidden)
+
+    def stop_unless_finite(self, loss: torch.Tensor) -> None:
+        """Stop training at a non-finite loss, naming its step."""
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"non-finite loss ({loss.item()}) at training step {self.state.global_step + 1} "
                 f"(epoch {self.state.epoch or 0:.2f}); lower the learning rate or check the inputs"
             )
-        return (loss, outputs) if return_outputs else loss
+
+
+def pop_teacher_inputs(inputs: dict) -> dict:
+    """The teacher's own token ids, taken out of the student's batch."""
+    return {key[len("teacher_"):]: inputs.pop(key)
+            for key in ("teacher_input_ids", "teacher_attention_mask") if key in inputs}
 
 
 class TrainingTimer(TrainerCallback):
@@ -206,16 +212,15 @@ def train_classifier(model, tokenizer, train_df: pd.DataFrame, eval_df: pd.DataF
                      epochs: float, learning_rate: float, batch_size: int, seed: int,
                      max_length: int, scratch_dir: str | Path, bf16: bool = True,
                      warmup_ratio: float = 0.1, weight_decay: float = 0.01,
-                     alpha: float = 1.0, temperature: float = 1.0,
-                     teacher_logits: np.ndarray | None = None,
-                     teacher_hidden: np.ndarray | None = None, hidden_weight: float = 0.0,
-                     teacher=None, teacher_tokenizer=None, row_alpha: np.ndarray | None = None,
+                     loss: LossSettings = PLAIN, teacher_logits: np.ndarray | None = None,
+                     teacher_hidden: np.ndarray | None = None, teacher=None, teacher_tokenizer=None, row_alpha: np.ndarray | None = None,
                      max_steps: int | None = None) -> TrainResult:
     """Fine-tune ``model`` on ``train_df``, evaluating on ``eval_df`` after every epoch.
 
     Distils when teacher outputs are given: cached ``teacher_logits`` (rows of train_df), or a
     ``teacher`` model run in every step (with its ``teacher_tokenizer``). ``teacher_hidden``
-    (rows of train_df, shape (n, student layers, teacher width)) adds the hidden-state term.
+    (rows of train_df, shape (n, student layers, teacher width)) adds the hidden-state term, and
+    ``row_alpha`` gives each sentence its own hard-label weight in [0, 1].
     ``max_steps`` stops early (the cost comparison times a few steps of each kind).
     """
     set_seed(seed)
@@ -252,7 +257,11 @@ def train_classifier(model, tokenizer, train_df: pd.DataFrame, eval_df: pd.DataF
                         ("per-sentence alpha", row_alpha)):
         if array is not None and len(array) != len(train_df):
             raise ValueError(f"{len(array)} {name} rows for {len(train_df)} training sentences")
-    if teacher_hidden is not None and hidden_weight > 0:
+    if row_alpha is not None and not ((np.asarray(row_alpha) >= 0) & (np.asarray(row_alpha) <= 1)).all():
+        raise ValueError("every per-sentence alpha must lie in [0, 1] (it weights the hard-label term)")
+    if teacher_logits is None and teacher is None and (loss.alpha < 1.0 or row_alpha is not None):
+        raise ValueError(f"alpha {loss.alpha:g} < 1 needs the teacher's logits for the training sentences")
+    if teacher_hidden is not None and loss.hidden_weight > 0:
         model = StudentWithProjection(model, teacher_width=teacher_hidden.shape[-1])
     timer = TrainingTimer()
     trainer = DistillationTrainer(
@@ -265,10 +274,8 @@ def train_classifier(model, tokenizer, train_df: pd.DataFrame, eval_df: pd.DataF
                                            row_alpha),
         compute_metrics=_compute_metrics,
         callbacks=[timer],
-        alpha=alpha,
-        temperature=temperature,
+        loss=loss,
         teacher=teacher,
-        hidden_weight=hidden_weight,
     )
     trainer.remove_callback(PrinterCallback)  # log lines: the log history is returned instead
     trainer.remove_callback(ProgressCallback)

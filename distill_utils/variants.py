@@ -20,8 +20,7 @@ import torch
 
 from ._io import atomic_path
 from .artifacts import WEIGHTS_FILE
-from .machine import torch_threads
-from .trainer import mixed_precision
+from .machine import mixed_precision, torch_threads
 
 VARIANTS: tuple[str, ...] = ("fp32", "bf16", "int8-dynamic", "onnx-fp32", "onnx-int8")
 VARIANT_DTYPE = {"fp32": "float32", "bf16": "bfloat16 autocast", "int8-dynamic": "int8 weights (Linear)",

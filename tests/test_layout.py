@@ -61,6 +61,8 @@ def test_imports_sit_at_the_top_of_the_library():
 @pytest.mark.parametrize("module, below", [
     ("results", ("IPython", "myst_nb", "distill_utils.notebook")),  # a summary needs no notebook
     ("machine", ("distill_utils.variants", "onnxruntime")),  # what a CPU is needs no inference engine
+    ("variants", ("distill_utils.trainer",)),  # running a model needs no training code
+    ("losses", ("transformers",)),  # the loss is tensors only
     ("provenance", ("IPython", "myst_nb", "distill_utils.notebook")),
 ])
 def test_a_module_imports_nothing_above_its_layer(module, below):
@@ -72,6 +74,55 @@ def test_a_module_imports_nothing_above_its_layer(module, below):
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "", f"importing distill_utils.{module} loads {done.stdout.strip()}"
+
+
+def test_the_library_imports_form_layers_without_a_cycle():
+    """Every module imports only modules below it: the import graph has no cycle."""
+    graph = {}
+    for path in sorted((REPO / "distill_utils").glob("*.py")):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                names |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
+        graph[path.stem] = names - {path.stem}
+    done, stack = set(), []
+
+    def visit(module):
+        assert module not in stack, f"import cycle: {' -> '.join(stack[stack.index(module):] + [module])}"
+        if module in done or module not in graph:
+            return
+        stack.append(module)
+        for imported in sorted(graph[module]):
+            visit(imported)
+        stack.pop()
+        done.add(module)
+
+    for module in graph:
+        visit(module)
+
+
+def readme_module_order() -> list[str]:
+    """The modules of the README's module table, in its order."""
+    text = (REPO / "README.md").read_text()
+    table = text[text.index("| module | concern |"):]
+    table = table[:table.index("\n\n")]
+    return re.findall(r"^\| `(\w+)` \|", table, re.M)
+
+
+def test_the_readme_lists_every_module_in_layer_order():
+    """Every module is in the README's table once, and imports only modules listed above it."""
+    order = readme_module_order()
+    modules = sorted(p.stem for p in (REPO / "distill_utils").glob("*.py") if p.stem != "__init__")
+    assert sorted(order) == modules, "the README's module table and distill_utils differ"
+    position = {name: i for i, name in enumerate(order)}
+    upward = []
+    for name in order:
+        for node in ast.walk(ast.parse((REPO / "distill_utils" / f"{name}.py").read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                for imported in ({node.module.split(".")[0]} if node.module else {a.name for a in node.names}):
+                    if imported in position and position[imported] > position[name]:
+                        upward.append(f"{name} imports {imported}")
+    assert not upward, f"imports that point up the README's layers: {upward}"
 
 
 def test_layout_paths_and_checkpoint_contract(tmp_path):

@@ -5,7 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from distill_utils.losses import distillation_loss, soft_target_loss
+from distill_utils.losses import (FROM_PARAMETER, FROM_SWEEP, PLAIN, LossSettings, choose_loss_settings,
+                                  distillation_loss, soft_target_loss)
 
 STUDENT = torch.tensor([[1.0, 2.0, 0.5], [0.2, -1.0, 3.0]])
 TEACHER = torch.tensor([[0.5, 3.0, 1.0], [-0.5, 0.0, 4.0]])
@@ -63,9 +64,43 @@ def test_bf16_logits_are_computed_in_fp32():
     (-0.1, 2.0, "alpha must lie in"), (1.5, 2.0, "alpha must lie in"),
     (0.5, 0.0, "temperature must be > 0"), (0.5, -1.0, "temperature must be > 0"),
 ])
-def test_bad_parameters_raise(alpha, temperature, message):
+def test_bad_settings_are_refused_when_built(alpha, temperature, message):
+    """The settings are checked once, when their value is built; the loss trusts them."""
     with pytest.raises(ValueError, match=message):
-        distillation_loss(STUDENT, TEACHER, LABELS, alpha, temperature)
+        LossSettings(alpha, temperature)
+
+
+@pytest.mark.parametrize("hidden_weight", [-1.0, True, "1"])
+def test_a_bad_hidden_weight_is_refused(hidden_weight):
+    with pytest.raises(ValueError, match="hidden_weight must be >= 0"):
+        LossSettings(0.5, 2.0, hidden_weight)
+
+
+def test_plain_is_alpha_one_at_t_one_and_frozen():
+    assert (PLAIN.alpha, PLAIN.temperature, PLAIN.hidden_weight) == (1.0, 1.0, 0.0)
+    assert PLAIN.is_plain and not LossSettings(0.5, 2.0).is_plain and not LossSettings(1.0, 1.0, 2.0).is_plain
+    with pytest.raises(AttributeError):
+        PLAIN.alpha = 0.5
+
+
+@pytest.mark.parametrize("alpha, temperature, expected, sources", [
+    (None, None, (0.5, 2.0), (FROM_SWEEP, FROM_SWEEP)),
+    (0.3, None, (0.3, 2.0), (FROM_PARAMETER, FROM_SWEEP)),
+    (None, 4.0, (0.5, 4.0), (FROM_SWEEP, FROM_PARAMETER)),
+    (0.3, 4.0, (0.3, 4.0), (FROM_PARAMETER, FROM_PARAMETER)),
+])
+def test_a_parameter_beats_the_sweep_one_by_one(alpha, temperature, expected, sources):
+    settings, source = choose_loss_settings(alpha, temperature, (0.5, 2.0))
+    assert (settings.alpha, settings.temperature) == expected
+    assert (source["alpha"], source["temperature"]) == sources
+
+
+def test_without_a_sweep_both_settings_must_be_given():
+    assert choose_loss_settings(0.3, 4.0, None)[0] == LossSettings(0.3, 4.0)
+    with pytest.raises(ValueError, match="temperature: give a value, or run chapter 4's sweep"):
+        choose_loss_settings(0.3, None, None)
+    with pytest.raises(ValueError, match="alpha must lie in"):
+        choose_loss_settings(1.5, None, (0.5, 2.0))
 
 
 def test_shape_mismatch_raises():
@@ -83,5 +118,3 @@ def test_per_sentence_alpha_mixes_hard_and_soft_targets():
     assert mixed.item() == pytest.approx(((hard[0] + 4 * soft[1]) / 2).item(), rel=1e-6)
     same = distillation_loss(STUDENT, TEACHER, LABELS, torch.full((len(LABELS),), 0.3), 2.0)
     assert same.item() == pytest.approx(distillation_loss(STUDENT, TEACHER, LABELS, 0.3, 2.0).item(), rel=1e-6)
-    with pytest.raises(ValueError, match="per-sentence alpha"):
-        distillation_loss(STUDENT, TEACHER, LABELS, torch.full((len(LABELS),), 1.5), 2.0)

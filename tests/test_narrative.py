@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from distill_utils import narrative, plots
+from distill_utils import narrative, tables
 from distill_utils.reference import REFERENCE, reference_intervals
 from distill_utils.variants import parse_variants
 
@@ -129,7 +129,9 @@ def test_significance_sentences_and_goals():
     assert narrative.goals_sentence([], "smoke").startswith("The smoke profile sets itself no targets")
     goals = [{"met": True, "target": ">= 98%"}, {"met": False, "target": "<= 1x"}, {"met": None, "target": "reported"}]
     assert "2 targets" in narrative.goals_sentence(goals, "cpu")
-    assert "1 of them were met (1 more figures are reported" in narrative.goals_sentence(goals, "cpu")
+    assert "1 of them was met (1 more figure is reported" in narrative.goals_sentence(goals, "cpu")
+    goals[1]["met"] = True  # the verb agrees with the count
+    assert "2 of them were met" in narrative.goals_sentence(goals, "cpu")
 
 
 def test_reference_intervals_are_computed_once_from_the_reference():
@@ -144,12 +146,21 @@ def test_reference_intervals_are_computed_once_from_the_reference():
 def test_style_table_shows_human_headers_and_units():
     table = pd.DataFrame({"model": ["s"], "accuracy": [0.9543], "latency_ms_median": [12.345],
                           "speedup_vs_teacher": [1.9], "parameters": [66_955_779], "pareto": [True]})
-    html = plots.style_table(table, list(table.columns)).to_html()
+    html = tables.style_table(table, list(table.columns)).to_html()
     for text in ("latency, median (ms)", "95.43%", "12.35", "1.90x", "parameters (millions)", "67.0", "yes"):
         assert text in html, text
     assert "latency_ms_median" not in html
     with pytest.raises(KeyError, match="not in the table"):
-        plots.style_table(table, ["no_such_column"])
+        tables.style_table(table, ["no_such_column"])
+
+
+def test_an_interval_is_shown_as_one_column():
+    table = pd.DataFrame({"model": ["s", "t"], "accuracy_ci_low": [0.9396, None], "accuracy_ci_high": [0.9542, None],
+                          "ci_low_points": [-1.57, 0.2], "ci_high_points": [0.59, 1.0]})
+    html = tables.style_table(table, list(table.columns)).to_html()
+    for text in ("95% interval over seeds", "93.96% to 95.42%", "n/a", "-1.57 to +0.59", "+0.20 to +1.00"):
+        assert text in html, text
+    assert "from" not in html and html.count("<th ") == 3
 
 
 def test_variants_parameter_is_checked_before_any_work():
@@ -188,7 +199,9 @@ def test_calibration_and_chapter4_summary_state_their_tests():
 
 
 def test_recipe_source_names_a_parameter_that_overrode_the_sweep():
-    assert narrative.recipe_source(None, None) == narrative.SWEEP_CHOICE
-    assert narrative.recipe_source(0.3, None) == "alpha set by a notebook parameter, the other the sweep's choice (chapter 4)"
-    assert narrative.recipe_source(None, 4.0).startswith("T set by a notebook parameter")
-    assert narrative.recipe_source(0.3, 4.0) == "both set by notebook parameters, not by the sweep of chapter 4"
+    sweep, parameter = {"alpha": "sweep", "temperature": "sweep"}, {"alpha": "parameter", "temperature": "parameter"}
+    assert narrative.recipe_source(sweep) == "the sweep's choice on the validation split, chapter 4"
+    assert narrative.recipe_source({**sweep, "alpha": "parameter"}) == \
+        "alpha set by a notebook parameter, the other the sweep's choice (chapter 4)"
+    assert narrative.recipe_source({**sweep, "temperature": "parameter"}).startswith("T set by a notebook parameter")
+    assert narrative.recipe_source(parameter) == "both set by notebook parameters, not by the sweep of chapter 4"

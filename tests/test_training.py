@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 import torch
 
-from distill_utils import experiments, teacher_cache, trainer
+from distill_utils import budget, experiments, sweep, teacher_cache, trainer, training_cost
 from distill_utils._io import as_json, atomic_path, write_json
 from distill_utils.artifacts import Artifacts
-from distill_utils.losses import hidden_state_loss
+from distill_utils.losses import LossSettings, hidden_state_loss
 from distill_utils.models import load_checkpoint, load_pretrained
 from distill_utils.profiles import resolve_config
 
@@ -81,7 +81,7 @@ def test_student_distillation_and_control(tiny_teacher, tiny_splits, tmp_path):
     art = with_teacher(tiny_teacher, tmp_path / "art")
     cfg = resolve_config("smoke")
     logits = teacher_cache.cache_teacher_logits(art, tiny_splits, cfg.max_length)
-    records = experiments.train_students(cfg, art, tiny_splits, logits["train"], alpha=0.3, temperature=4.0)
+    records = experiments.train_students(cfg, art, tiny_splits, logits["train"], loss=LossSettings(0.3, 4.0))
     assert len(records) == (2 * len(cfg.students) + len(cfg.compression_students)) * len(cfg.seeds)
     one_seed = [(name, mode) for name in cfg.students for mode in ("kd", "plain")]
     one_seed += [(name, "kd") for name in cfg.compression_students]  # distilled only
@@ -99,15 +99,26 @@ def test_nan_loss_stops_training_and_names_the_step(tiny_splits, tmp_path):
         trainer.train_classifier(
             model, tokenizer, tiny_splits["train"], tiny_splits["validation"], epochs=1,
             learning_rate=1e-3, batch_size=16, seed=0, max_length=32, scratch_dir=tmp_path,
-            alpha=0.5, temperature=2.0, teacher_logits=bad_logits)
+            loss=LossSettings(0.5, 2.0), teacher_logits=bad_logits)
 
 
 def test_distillation_needs_teacher_logits(tiny_splits, tmp_path):
     model, tokenizer = load_pretrained("tiny-bert-random", seed=0)
-    with pytest.raises(ValueError, match="alpha < 1 needs teacher logits"):
+    with pytest.raises(ValueError, match="alpha 0.5 < 1 needs the teacher's logits"):
         trainer.train_classifier(
             model, tokenizer, tiny_splits["train"], tiny_splits["validation"], epochs=1,
-            learning_rate=1e-3, batch_size=16, seed=0, max_length=32, scratch_dir=tmp_path, alpha=0.5)
+            learning_rate=1e-3, batch_size=16, seed=0, max_length=32, scratch_dir=tmp_path,
+            loss=LossSettings(0.5, 2.0))
+
+
+def test_per_sentence_alpha_is_checked_once_before_training(tiny_splits, tmp_path):
+    model, tokenizer = load_pretrained("tiny-bert-random", seed=0)
+    n = len(tiny_splits["train"])
+    with pytest.raises(ValueError, match=r"every per-sentence alpha must lie in \[0, 1\]"):
+        trainer.train_classifier(
+            model, tokenizer, tiny_splits["train"], None, epochs=1, learning_rate=1e-3, batch_size=16,
+            seed=0, max_length=32, scratch_dir=tmp_path, loss=LossSettings(0.0, 2.0),
+            teacher_logits=np.zeros((n, 3), dtype=np.float32), row_alpha=np.full(n, 1.5))
 
 
 def test_teacher_logits_must_match_rows(tiny_splits, tmp_path):
@@ -115,7 +126,7 @@ def test_teacher_logits_must_match_rows(tiny_splits, tmp_path):
     with pytest.raises(ValueError, match="3 teacher logit rows for"):
         trainer.train_classifier(
             model, tokenizer, tiny_splits["train"], None, epochs=1, learning_rate=1e-3,
-            batch_size=16, seed=0, max_length=32, scratch_dir=tmp_path, alpha=0.5,
+            batch_size=16, seed=0, max_length=32, scratch_dir=tmp_path, loss=LossSettings(0.5, 2.0),
             teacher_logits=np.zeros((3, 3), dtype=np.float32))
 
 
@@ -191,7 +202,7 @@ def test_online_teacher_trains_exactly_like_cached_logits(tiny_teacher, tiny_spl
         model, tokenizer = load_pretrained("tiny-bert-random", seed=0)
         result = trainer.train_classifier(
             model, tokenizer, train, None, epochs=1, learning_rate=1e-3, batch_size=16, seed=0,
-            max_length=32, scratch_dir=tmp_path / "scratch", bf16=False, alpha=0.3, temperature=2.0,
+            max_length=32, scratch_dir=tmp_path / "scratch", bf16=False, loss=LossSettings(0.3, 2.0),
             **kwargs)
         weights.append({k: v.clone() for k, v in result.model.state_dict().items()})
     for key in weights[0]:
@@ -205,9 +216,9 @@ def test_hidden_state_distillation_saves_an_ordinary_student(tiny_teacher, tiny_
     cfg = resolve_config("smoke")
     logits = teacher_cache.cache_teacher_logits(art, tiny_splits, cfg.max_length)
     out = art.student("tiny-bert-random", "hidden", 42)
-    record = experiments.train_student(cfg, art, "tiny-bert-random", tiny_splits, seed=42, alpha=0.5,
-                                       temperature=2.0, teacher_logits=logits["train"],
-                                       hidden_weight=10.0, mode="hidden")
+    record = experiments.train_student(cfg, art, "tiny-bert-random", tiny_splits, seed=42,
+                                       loss=LossSettings(0.5, 2.0, hidden_weight=10.0),
+                                       teacher_logits=logits["train"], mode="hidden")
     assert record["mode"] == "hidden" and record["hidden_weight"] == 10.0
     assert "eval_accuracy" in record["log_history"][-2]  # evaluation still works through the wrapper
     model, _ = load_checkpoint(out)
@@ -231,27 +242,27 @@ def test_sweep_table_and_choice(tiny_teacher, tiny_splits, tmp_path):
     art = with_teacher(tiny_teacher, tmp_path / "art")
     cfg = resolve_config("smoke")
     logits = teacher_cache.cache_teacher_logits(art, tiny_splits, cfg.max_length)
-    table = experiments.sweep_alpha_temperature(cfg, art, tiny_splits, logits["train"])
+    table = sweep.sweep_alpha_temperature(cfg, art, tiny_splits, logits["train"])
     cells = len(cfg.sweep_alphas) * len(cfg.sweep_temperatures) + 1  # + the plain reference
     assert len(table) == cells * len(cfg.sweep_seeds) and set(table["seed"]) == set(cfg.sweep_seeds)
-    summary = experiments.sweep_summary(table)
+    summary = sweep.sweep_summary(table)
     assert len(summary) == cells and (summary["seeds"] == len(cfg.sweep_seeds)).all()
     assert json.loads(art.sweep.read_text())["learning_rate"] == cfg.student_lr
     assert not art.students.exists()  # sweep runs save no checkpoints
     ties = pd.DataFrame({"alpha": [0.1, 0.5, 0.9, 1.0], "temperature": [1.0, 2.0, 4.0, None],
                          "val_accuracy": [0.8, 0.9, 0.9, 0.95], "val_macro_f1": [0.9, 0.7, 0.8, 0.9]})
-    assert experiments.best_sweep_point(ties) == (0.9, 4.0)  # plain is the reference, never chosen
+    assert sweep.best_sweep_point(ties) == (0.9, 4.0)  # plain is the reference, never chosen
     two_seeds = pd.DataFrame({"alpha": [0.1, 0.1, 0.5, 0.5], "temperature": [1.0] * 4,
                               "val_accuracy": [0.9, 0.7, 0.85, 0.84], "val_macro_f1": [0.5] * 4})
-    assert experiments.best_sweep_point(two_seeds) == (0.5, 1.0)  # ranked by the mean over seeds
+    assert sweep.best_sweep_point(two_seeds) == (0.5, 1.0)  # ranked by the mean over seeds
 
 
 def test_training_cost_is_measured_side_by_side(tiny_teacher, tiny_splits, tmp_path):
     art = with_teacher(tiny_teacher, tmp_path / "art")
     cfg = resolve_config("smoke")
     logits = teacher_cache.cache_teacher_logits(art, tiny_splits, cfg.max_length)
-    cost = experiments.measure_training_cost(cfg, art, "tiny-bert-random", tiny_splits, logits["train"],
-                                             alpha=0.5, temperature=2.0, steps=2)
+    cost = training_cost.measure_training_cost(cfg, art, "tiny-bert-random", tiny_splits, logits["train"],
+                                             loss=LossSettings(0.5, 2.0), steps=2)
     assert list(cost["mode"]) == ["plain", "kd (cached teacher logits)", "kd (teacher every step)"]
     assert (cost["steps_timed"] == 2).all() and (cost["step_s"] > 0).all()
     assert cost.loc[0, "ratio_vs_plain"] == 1.0
@@ -278,12 +289,12 @@ def test_run_cache_reuses_an_identical_run_and_retrains_on_any_change(tiny_teach
     calls = []
     real = experiments.train_classifier
     monkeypatch.setattr(experiments, "train_classifier", lambda *a, **k: calls.append(1) or real(*a, **k))
-    base = dict(seed=42, alpha=0.5, temperature=2.0, teacher_logits=logits, epochs=1)
+    base = dict(seed=42, loss=LossSettings(0.5, 2.0), teacher_logits=logits, epochs=1)
 
     first = experiments.train_student(cfg, art, "tiny-bert-random", tiny_splits, **base)
     again = experiments.train_student(cfg, art, "tiny-bert-random", tiny_splits, **base)
     assert len(calls) == 1 and again == first  # same key: read back, not retrained
-    changes = [{"temperature": 4.0}, {"epochs": 2}, {"seed": 7}, {"teacher_logits": logits + 1.0},
+    changes = [{"loss": LossSettings(0.5, 4.0)}, {"epochs": 2}, {"seed": 7}, {"teacher_logits": logits + 1.0},
                {"train_df": tiny_splits["train"].iloc[:-1], "teacher_logits": logits[:-1]}]
     for change in changes:
         experiments.train_student(cfg, art, "tiny-bert-random", tiny_splits, **{**base, **change})
@@ -313,17 +324,17 @@ def test_budget_points_differ_only_in_what_they_say(tiny_teacher, tiny_splits, t
     cfg = resolve_config("smoke")
     logits = teacher_cache.cache_teacher_logits(art, tiny_splits, cfg.max_length)
     subset, pool = tiny_splits["train"].iloc[:16].reset_index(drop=True), tiny_splits["validation"]
-    common = dict(fraction=0.25, seed=42, alpha=0.5, temperature=2.0, epochs=1)
-    records = {mode: experiments.train_budget_point(cfg, art, "tiny-bert-random", tiny_splits, subset,
+    common = dict(fraction=0.25, seed=42, loss=LossSettings(0.5, 2.0), epochs=1)
+    records = {mode: budget.train_budget_point(cfg, art, "tiny-bert-random", tiny_splits, subset,
                                                      logits["train"][:16], pool, logits["validation"],
                                                      mode=mode, **common)
-               for mode in experiments.BUDGET_MODES}
+               for mode in budget.BUDGET_MODES}
     assert records["hard"]["train_samples"] == records["distilled"]["train_samples"] == 16
     assert records["soft pool"]["train_samples"] == records["hard pool"]["train_samples"] == 16 + len(pool)
     assert records["soft pool"]["mode"] == "soft pool @ 25%" and records["hard"]["budget_fraction"] == 0.25
     assert records["hard pool"]["alpha"] == 1.0 and records["soft pool"]["alpha"] == 0.0
     with pytest.raises(ValueError, match="unknown budget mode"):
-        experiments.train_budget_point(cfg, art, "tiny-bert-random", tiny_splits, subset, logits["train"][:16],
+        budget.train_budget_point(cfg, art, "tiny-bert-random", tiny_splits, subset, logits["train"][:16],
                                        pool, logits["validation"], mode="soft", **common)
 
 
@@ -359,19 +370,19 @@ def test_a_sweep_on_the_final_schedule_hands_its_runs_to_the_final_training(tiny
     calls = []
     real = experiments.train_classifier
     monkeypatch.setattr(experiments, "train_classifier", lambda *a, **k: calls.append(1) or real(*a, **k))
-    sweep = experiments.sweep_alpha_temperature(cfg, art, tiny_splits, logits, tmp_path / "sweep.json")
+    table = sweep.sweep_alpha_temperature(cfg, art, tiny_splits, logits, tmp_path / "sweep.json")
     assert len(calls) == 4  # two cells (alpha 0.5 at T 2, and plain) for two seeds
-    records = experiments.train_students(cfg, art, tiny_splits, logits, alpha=0.5, temperature=2.0)
+    records = experiments.train_students(cfg, art, tiny_splits, logits, loss=LossSettings(0.5, 2.0))
     assert len(calls) == 4  # seed 42's distilled and plain runs are the sweep's, moved into place
     assert [r["trained_in"] for r in records] == ["alpha x T sweep"] * 2
     assert all(is_checkpoint(art.student("tiny-bert-random", mode, 42)) for mode in ("kd", "plain"))
-    kd = sweep[(sweep["seed"] == 42) & (sweep["alpha"] == 0.5)].iloc[0]
+    kd = table[(table["seed"] == 42) & (table["alpha"] == 0.5)].iloc[0]
     assert records[0]["validation"]["accuracy"] == kd["val_accuracy"]
     # chapter 4 executed again (a prose edit): the sweep finds its runs where they were moved
-    again = experiments.sweep_alpha_temperature(cfg, art, tiny_splits, logits, tmp_path / "sweep.json")
-    assert len(calls) == 4 and again["val_accuracy"].tolist() == sweep["val_accuracy"].tolist()
+    again = sweep.sweep_alpha_temperature(cfg, art, tiny_splits, logits, tmp_path / "sweep.json")
+    assert len(calls) == 4 and again["val_accuracy"].tolist() == table["val_accuracy"].tolist()
     # the plain run's key ignores T; a final recipe the sweep did not train is trained
-    experiments.train_students(cfg, art, tiny_splits, logits, alpha=0.9, temperature=4.0)
+    experiments.train_students(cfg, art, tiny_splits, logits, loss=LossSettings(0.9, 4.0))
     assert len(calls) == 5  # the distilled run only: plain at T 4 is the same run as at T 2
     # seed 7 is no final seed: its runs were remembered by key, without weights
     assert not list((art.root / "runs").glob("*/model.safetensors"))

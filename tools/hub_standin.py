@@ -36,7 +36,7 @@ def build_seed_models(root: str | Path) -> Path:
     from transformers import (BertConfig, BertForMaskedLM, BertTokenizerFast, DistilBertConfig,
                               DistilBertForMaskedLM, DistilBertTokenizerFast)
 
-    from distill_utils.models import minilm_dir
+    from distill_utils.weights import minilm_dir
 
     vocab = minilm_dir() / "vocab.txt"
     models = Path(root) / "models"

@@ -6,7 +6,7 @@
         --alphas 0.1 --temperatures 1 --epochs 6 --learning-rate 3e-5 --seed 1
 
 For trying recipes before a recorded run: it trains ``--student`` once per grid point and seed
-(``--seed``, default the profile's sweep seeds) with the library's own sweep (`experiments.sweep_alpha_temperature`) and prints
+(``--seed``, default the profile's sweep seeds) with the library's own sweep (`sweep.sweep_alpha_temperature`) and prints
 validation accuracy; nothing else is saved but the table (``--out``, default
 ``Artifacts.validation_sweep``: student, epochs, and the learning rate and seed when those differ
 from the profile's; the table records the learning rate and seed too). The test split is never reported.
@@ -18,7 +18,7 @@ import argparse
 
 from distill_utils.artifacts import Artifacts
 from distill_utils.data import read_splits
-from distill_utils.experiments import best_sweep_point, sweep_alpha_temperature
+from distill_utils.sweep import best_sweep_point, sweep_alpha_temperature
 from distill_utils.profiles import resolve_config
 from distill_utils.teacher_cache import cache_teacher_logits
 

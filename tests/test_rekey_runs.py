@@ -1,0 +1,53 @@
+"""tools/rekey_runs.py: finished runs carried over to the training-path key, and only those."""
+import importlib.util
+import json
+from pathlib import Path
+
+from distill_utils.artifacts import Artifacts
+from distill_utils.runs import sha_of_key
+
+REPO = Path(__file__).resolve().parent.parent
+spec = importlib.util.spec_from_file_location("rekey_runs", REPO / "tools" / "rekey_runs.py")
+rekey_runs = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(rekey_runs)
+
+
+def write_record(path: Path, key: dict) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sha = sha_of_key(key)
+    path.write_text(json.dumps({"run_key": key, "run_key_sha": sha, "test": {"accuracy": 0.9}}))
+    return sha
+
+
+def test_records_of_the_old_code_get_the_new_key_and_others_stay(tmp_path):
+    art = Artifacts(tmp_path)
+    old = {"seed": 1, "training_code": "old"}
+    unsaved = write_record(art.run_record(sha_of_key(old)), old)  # filed by its sha
+    kept_key = {**old, "seed": 2}
+    kept = sha_of_key(kept_key)
+    write_record(art.run_checkpoint(kept) / "run.json", kept_key)  # kept weights, filed by sha
+    (art.run_checkpoint(kept) / "model.safetensors").write_bytes(b"weights")
+    saved = art.student("s", "kd", 3) / "run.json"
+    write_record(saved, {**old, "seed": 3})
+    other = {"seed": 4, "training_code": "another"}
+    write_record(art.run_record(sha_of_key(other)), other)
+
+    assert rekey_runs.rekey(art, "old", "new", dry_run=True) == 3
+    assert art.run_record(unsaved).is_file()  # a dry run changes nothing
+    assert rekey_runs.rekey(art, "old", "new", dry_run=False) == 3
+
+    new = {"seed": 1, "training_code": "new"}
+    moved = json.loads(art.run_record(sha_of_key(new)).read_text())
+    assert moved["run_key"] == new and moved["run_key_sha"] == sha_of_key(new)
+    assert not art.run_record(unsaved).exists()
+    new_kept = art.run_checkpoint(sha_of_key({**kept_key, "training_code": "new"}))
+    assert (new_kept / "model.safetensors").read_bytes() == b"weights"
+    assert json.loads(saved.read_text())["run_key"]["training_code"] == "new"
+    # a record of other code is left as it was
+    assert json.loads(art.run_record(sha_of_key(other)).read_text())["run_key"] == other
+
+
+def test_a_changed_definition_is_named():
+    then = {"distillation_loss": ["a"], "train_student": ["b"]}
+    now = {"distillation_loss": ["a'"], "train_student": ["b"], "new_helper": ["c"]}
+    assert rekey_runs.path_differences(then, now) == ["distillation_loss", "new_helper"]

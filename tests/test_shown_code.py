@@ -1,0 +1,66 @@
+"""The code the chapters show: the library's own source, shown by `show_source` (which the built
+book, Jupyter and Colab all render), and narrow enough for the book's column."""
+import ast
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from distill_utils.notebook import SHOWN_CODE_WIDTH, show_source, shown_source
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SHOWN = re.compile(r"^show_source\(([\w.]+)\)$")
+
+
+def shown_in(path: Path) -> list[tuple[str, object]]:
+    """Every ``show_source(name)`` cell of a chapter, with the object the chapter's own
+    ``from distill_utils... import`` lines bind to that name."""
+    nb = nbformat.read(path, as_version=4)
+    namespace: dict = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for node in ast.parse(cell.source).body:
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("distill_utils"):
+                exec(compile(ast.Module([node], []), path.name, "exec"), namespace)
+    shown = []
+    for cell in nb.cells:
+        match = SHOWN.match(cell.source.strip()) if cell.cell_type == "code" else None
+        if match:
+            assert "remove-input" in cell.metadata.get("tags", []), f"{path.name}: {match[1]} shows its call too"
+            shown.append((match[1], eval(match[1], namespace)))
+    return shown
+
+
+def test_the_chapters_show_the_code_they_teach():
+    shown = {path.stem[:2]: [name for name, _ in shown_in(path)] for path in NOTEBOOKS}
+    assert shown["03"] == ["soft_target_loss", "distillation_loss"]
+    assert shown["04"] == ["LossSettings", "DistillationTrainer.compute_loss", "hidden_state_loss"]
+    assert shown["05"] == ["PerformanceBenchmark.run_benchmark", "time_interleaved", "quantize_onnx_static"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_shown_code_fits_the_column_and_no_chapter_includes_files(path):
+    for name, obj in shown_in(path):
+        show_source(obj)  # raises for a line wider than the column
+        assert max(len(line) for line in shown_source(obj).splitlines()) <= SHOWN_CODE_WIDTH, name
+    text = path.read_text()
+    assert "literalinclude" not in text, f"{path.name}: a literalinclude shows as raw text in Jupyter and Colab"
+
+
+def test_the_trainers_loss_reads_as_the_idea():
+    from distill_utils.trainer import DistillationTrainer
+
+    lines = shown_source(DistillationTrainer.compute_loss).splitlines()
+    assert len(lines) <= 20, "compute_loss should read as the idea; move a mode into a named helper"
+
+
+def a_function_too_wide_for_the_page():
+    return "this line is deliberately wider than the book's column, which shows about 79 characters"
+
+
+def test_code_wider_than_the_column_is_refused_with_the_fix():
+    with pytest.raises(ValueError, match=r"a_function_too_wide_for_the_page has 1 line\(s\) wider than 79 .*wrap"):
+        show_source(a_function_too_wide_for_the_page)

@@ -1,0 +1,172 @@
+"""Carry finished runs over to the training-path key, when their training path is unchanged.
+
+Until the run key followed the training path (`distill_utils.training_code`), it hashed eight
+whole modules (data, subsets, models, losses, trainer, teacher_cache, experiments, runs), so any
+edit to them orphaned every run. This tool takes the commit whose code trained the runs, checks
+that their key's code hash is that commit's (the old scheme), and that the training path of that
+commit is the same as today's, definition by definition. Only then does it write each record's
+new key and file it under the new key's sha. Any difference is listed and nothing is changed.
+
+A refactor of the training path (the same computation, written differently) shows as a
+difference. ``--verify`` then asks the machine instead of the text: it trains the cheapest
+recorded runs again with today's code (the budget curve's runs at its smallest fraction, first
+seed: every mode, so the plain, distilled and per-sentence losses all run) and re-keys only if
+their test predictions are bit-identical to the recorded ones. Training is deterministic on one
+CPU model, so this holds exactly when the computation is unchanged; run it on the CPU model that
+trained the runs.
+
+    .venv/bin/python tools/rekey_runs.py --profile cpu --trained-at <commit> [--dry-run] [--verify]
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from distill_utils._io import read_json, write_json  # noqa: E402
+from distill_utils.artifacts import Artifacts  # noqa: E402
+from distill_utils.data import read_splits  # noqa: E402
+from distill_utils.budget import train_budget_point  # noqa: E402
+from distill_utils.losses import LossSettings  # noqa: E402
+from distill_utils.profiles import resolve_config  # noqa: E402
+from distill_utils.runs import sha_of_key  # noqa: E402
+from distill_utils.subsets import budget_subsets, unseen_pool  # noqa: E402
+from distill_utils.teacher_cache import cache_teacher_logits  # noqa: E402
+from distill_utils.training_code import training_code_hash, training_path  # noqa: E402
+
+# the old scheme: sha256 over these whole files, in this order
+WHOLE_FILE_MODULES = ("data", "subsets", "models", "losses", "trainer", "teacher_cache", "experiments", "runs")
+
+
+def whole_file_hash(package_dir: Path) -> str:
+    """The training code's hash as the old key computed it."""
+    digest = hashlib.sha256()
+    for name in WHOLE_FILE_MODULES:
+        digest.update((package_dir / f"{name}.py").read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def package_at(commit: str, into: Path) -> Path:
+    """distill_utils as it was at ``commit``, unpacked into ``into``."""
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", commit, "distill_utils"],
+                             check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into / "distill_utils"
+
+
+def path_differences(then: dict[str, list[str]], now: dict[str, list[str]]) -> list[str]:
+    """The definitions on either training path whose normalised source differs."""
+    return sorted(name for name in set(then) | set(now) if then.get(name) != now.get(name))
+
+
+def record_files(art: Artifacts) -> list[Path]:
+    """Every file that holds a run record, the teacher seeds' copies included."""
+    return art.run_record_files() + sorted(art.teacher_seeds.glob("seed*.json"))
+
+
+def rekey(art: Artifacts, old_code: str, new_code: str, dry_run: bool) -> int:
+    """Give every record keyed by ``old_code`` its key under ``new_code``; the number of records."""
+    moved = 0
+    for path in record_files(art):
+        record = read_json(path)
+        key = record.get("run_key") if isinstance(record, dict) else None
+        if not isinstance(key, dict) or key.get("training_code") != old_code:
+            continue
+        old_sha = record["run_key_sha"]
+        new_key = {**key, "training_code": new_code}
+        new_sha = sha_of_key(new_key)
+        moved += 1
+        print(f"{path.relative_to(art.root)}: {old_sha[:12]} -> {new_sha[:12]}")
+        if dry_run:
+            continue
+        write_json(path, {**record, "run_key": new_key, "run_key_sha": new_sha})
+        if path == art.run_record(old_sha):  # a record filed by its sha
+            os.replace(path, art.run_record(new_sha))
+        elif path.parent == art.run_checkpoint(old_sha):  # kept weights, filed by their sha
+            os.replace(path.parent, art.run_checkpoint(new_sha))
+    return moved
+
+
+def verify_by_retraining(cfg, art: Artifacts, old_code: str) -> list[str]:
+    """Train the budget curve's runs at its smallest fraction and first seed again with today's
+    code; the modes whose test predictions differ from their record of ``old_code`` (none: the
+    computation is unchanged)."""
+    recorded = {}
+    for path in record_files(art):
+        record = read_json(path)
+        extra = (record.get("run_key") or {}).get("extra") or {}
+        if record.get("run_key", {}).get("training_code") == old_code and "budget_mode" in extra:
+            recorded[(extra["budget_fraction"], extra["budget_mode"], record["seed"])] = record
+    fraction, seed = min(cfg.budget_fractions), cfg.budget_seeds[0]
+    wanted = {mode: recorded.get((fraction, mode, seed)) for mode in ("hard", "distilled", "soft pool", "hard pool")}
+    missing = [mode for mode, record in wanted.items() if record is None]
+    if missing:
+        raise SystemExit(f"--verify needs the recorded budget runs at {100 * fraction:g}%, seed {seed}: "
+                         f"{', '.join(missing)} missing in {art.root}")
+    splits = read_splits(art.require_splits())
+    pool = unseen_pool(splits, limit=cfg.pool_limit)
+    logits = cache_teacher_logits(art, {"train": splits["train"], "pool": pool}, cfg.max_length)
+    subset = budget_subsets(splits["train"], [fraction], seed=cfg.split_seed)[fraction]
+    row_of = {sentence: i for i, sentence in enumerate(splits["train"]["sentence"])}
+    subset_logits = logits["train"][[row_of[s] for s in subset["sentence"]]]
+    distilled = wanted["distilled"]["run_key"]  # the curve's loss settings, as its runs were given them
+    loss = LossSettings(distilled["alpha"], distilled["temperature"])
+    differ = []
+    for mode, old in wanted.items():
+        key = old["run_key"]
+        new = train_budget_point(cfg, art, cfg.budget_student, splits, subset, subset_logits, pool, logits["pool"],
+                                 fraction=fraction, mode=mode, seed=seed, loss=loss, epochs=key["epochs"])
+        same = new["test_logits"] == old["test_logits"]
+        print(f"{mode} @ {100 * fraction:g}%, seed {seed}: predictions {'identical' if same else 'DIFFER'}")
+        if not same:
+            differ.append(mode)
+    return differ
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--artifacts-dir", default=None)
+    parser.add_argument("--trained-at", required=True, help="the commit whose code trained the runs")
+    parser.add_argument("--dry-run", action="store_true", help="list what would change, change nothing")
+    parser.add_argument("--verify", action="store_true",
+                        help="when the path's text differs, retrain the cheapest recorded runs and re-key "
+                             "only if their predictions are bit-identical")
+    args = parser.parse_args(argv)
+    cfg = resolve_config(args.profile, artifacts_dir=args.artifacts_dir)
+    art = Artifacts.of(cfg)
+    with tempfile.TemporaryDirectory() as scratch:
+        then = package_at(args.trained_at, Path(scratch))
+        old_code = whole_file_hash(then)
+        differences = path_differences(training_path(then), training_path())
+        new_code = training_code_hash()
+    if differences:
+        print(f"The training path's text changed since {args.trained_at}: {', '.join(differences)}")
+        if not args.verify:
+            print("Nothing re-keyed. If the computation is meant to be the same (a refactor), run again "
+                  "with --verify; otherwise those runs must train again (make reference).")
+            return 1
+        differ = verify_by_retraining(cfg, art, old_code)
+        if differ:
+            print(f"Nothing re-keyed: {', '.join(differ)} trained to other predictions, so the computation "
+                  "changed. Those runs must train again (make reference).")
+            return 1
+    moved = rekey(art, old_code, new_code, args.dry_run)
+    verb = "would be re-keyed" if args.dry_run else "re-keyed"
+    print(f"{moved} record(s) of {args.trained_at} (code {old_code}) {verb} to the training-path key "
+          f"(code {new_code}); the training path is unchanged, definition by definition")
+    return 0 if moved else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
