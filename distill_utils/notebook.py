@@ -11,7 +11,7 @@ import warnings
 
 import matplotlib.pyplot as plt
 from IPython import get_ipython
-from IPython.display import Code, display
+from IPython.display import display
 from matplotlib.figure import Figure
 from myst_nb import glue as myst_glue
 from transformers.utils import logging as hf_logging
@@ -88,7 +88,21 @@ def shown_source(obj) -> str:
     return textwrap.dedent(inspect.getsource(obj)).rstrip()
 
 
-def show_source(obj) -> Code:
+class ShownSource:
+    """Source code as a fenced Markdown block, which Jupyter, Colab and the book (myst-nb) all
+    render highlighted in their own style; plain text where no renderer runs."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def _repr_markdown_(self) -> str:
+        return f"````python\n{self.source}\n````"
+
+    def __repr__(self) -> str:
+        return self.source
+
+
+def show_source(obj) -> ShownSource:
     """The source of ``obj``, highlighted, for every reader: the built book, Jupyter and Colab
     (a ``literalinclude`` directive shows as raw text outside the book). The code is the
     library's own, so the page can never drift from what runs."""
@@ -97,7 +111,7 @@ def show_source(obj) -> Code:
     if wide:
         raise ValueError(f"{obj.__qualname__} has {len(wide)} line(s) wider than {SHOWN_CODE_WIDTH} "
                          f"characters, which the book's column cuts off: wrap them ({wide[0].strip()[:40]!r} ...)")
-    return Code(source, language="python")
+    return ShownSource(source)
 
 
 def glue(name: str, value, display: bool = False) -> None:

@@ -177,7 +177,7 @@ def test_book_builds_without_warnings_from_the_smoke_outputs(smoke_run):
         assert "<img" in page, f"{name} has no figure"
         assert "Traceback" not in page
         assert "<progress" not in page and " it/s]" not in page, f"{name} shows a progress bar"
-    # the chapters show the library code they teach, included from distill_utils at build time
+    # the chapters show the library code they teach (show_source), highlighted by the book
     taught = {"03_distillation_loss": ("soft_target_loss", "distillation_loss"),
               "04_student_training": ("compute_loss", "hidden_state_loss"),
               "05_benchmark": ("run_benchmark", "time_interleaved")}

@@ -50,6 +50,14 @@ def test_shown_code_fits_the_column_and_no_chapter_includes_files(path):
     assert "literalinclude" not in text, f"{path.name}: a literalinclude shows as raw text in Jupyter and Colab"
 
 
+def test_shown_source_is_a_highlighted_block_for_every_front_end():
+    from distill_utils.losses import distillation_loss
+
+    shown = show_source(distillation_loss)
+    assert shown._repr_markdown_().startswith("````python\ndef distillation_loss(")
+    assert repr(shown) == shown_source(distillation_loss)  # plain text where nothing renders
+
+
 def test_the_trainers_loss_reads_as_the_idea():
     from distill_utils.trainer import DistillationTrainer
 

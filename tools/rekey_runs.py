@@ -3,8 +3,8 @@
 Until the run key followed the training path (`distill_utils.training_code`), it hashed eight
 whole modules (data, subsets, models, losses, trainer, teacher_cache, experiments, runs), so any
 edit to them orphaned every run. This tool takes the commit whose code trained the runs, checks
-that their key's code hash is that commit's (the old scheme), and that the training path of that
-commit is the same as today's, definition by definition. Only then does it write each record's
+that their key's code hash is that commit's (the old whole-file scheme or the training path), and
+that the training path of that commit is the same as today's, definition by definition. Only then does it write each record's
 new key and file it under the new key's sha. Any difference is listed and nothing is changed.
 
 A refactor of the training path (the same computation, written differently) shows as a
@@ -72,6 +72,17 @@ def path_differences(then: dict[str, list[str]], now: dict[str, list[str]]) -> l
 def record_files(art: Artifacts) -> list[Path]:
     """Every file that holds a run record, the teacher seeds' copies included."""
     return art.run_record_files() + sorted(art.teacher_seeds.glob("seed*.json"))
+
+
+def recorded_code(art: Artifacts, candidates: set[str]) -> str:
+    """Which of the commit's code hashes (the old whole-file one, or its training-path one) the
+    records carry: the tool carries runs over from either scheme."""
+    found = {(read_json(path).get("run_key") or {}).get("training_code") for path in record_files(art)}
+    matches = sorted(candidates & found)
+    if not matches:
+        raise SystemExit(f"no run record in {art.root} was trained by that commit's code "
+                         f"({' or '.join(sorted(candidates))}); check --trained-at")
+    return matches[0]
 
 
 def rekey(art: Artifacts, old_code: str, new_code: str, dry_run: bool) -> int:
@@ -147,7 +158,7 @@ def main(argv=None) -> int:
     art = Artifacts.of(cfg)
     with tempfile.TemporaryDirectory() as scratch:
         then = package_at(args.trained_at, Path(scratch))
-        old_code = whole_file_hash(then)
+        old_code = recorded_code(art, {whole_file_hash(then), training_code_hash(then)})
         differences = path_differences(training_path(then), training_path())
         new_code = training_code_hash()
     if differences:
@@ -163,8 +174,10 @@ def main(argv=None) -> int:
             return 1
     moved = rekey(art, old_code, new_code, args.dry_run)
     verb = "would be re-keyed" if args.dry_run else "re-keyed"
+    why = ("its text changed, and the cheapest recorded runs trained again to bit-identical predictions"
+           if differences else "the training path is unchanged, definition by definition")
     print(f"{moved} record(s) of {args.trained_at} (code {old_code}) {verb} to the training-path key "
-          f"(code {new_code}); the training path is unchanged, definition by definition")
+          f"(code {new_code}): {why}")
     return 0 if moved else 1
 
 
