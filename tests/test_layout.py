@@ -125,6 +125,20 @@ def test_the_readme_lists_every_module_in_layer_order():
     assert not upward, f"imports that point up the README's layers: {upward}"
 
 
+def test_no_committed_chapter_shows_a_figure_twice():
+    """A cell whose last line returns a figure shows it twice (the inline backend, then the
+    result) unless the line ends in a semicolon."""
+    import nbformat
+
+    twice = []
+    for path in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            images = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+            if any(o["output_type"] == "execute_result" for o in images) and len(images) > 1:
+                twice.append(f"{path.name} cell {index}")
+    assert not twice, twice
+
+
 def test_layout_paths_and_checkpoint_contract(tmp_path):
     art = Artifacts(tmp_path)
     assert art.student("distil-mpnet-6layer", "kd", 42).relative_to(tmp_path).parts == ("students", "distil-mpnet-6layer", "kd-seed42")

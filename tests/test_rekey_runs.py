@@ -1,6 +1,7 @@
 """tools/rekey_runs.py: finished runs carried over to the training-path key, and only those."""
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 from distill_utils.artifacts import Artifacts
@@ -32,9 +33,13 @@ def test_records_of_the_old_code_get_the_new_key_and_others_stay(tmp_path):
     other = {"seed": 4, "training_code": "another"}
     write_record(art.run_record(sha_of_key(other)), other)
 
+    finished = 1_700_000_000  # when the runs finished: the recording's parts are counted from it
+    for path in art.run_record_files():
+        os.utime(path, (finished, finished))
     assert rekey_runs.rekey(art, "old", "new", dry_run=True) == 3
     assert art.run_record(unsaved).is_file()  # a dry run changes nothing
     assert rekey_runs.rekey(art, "old", "new", dry_run=False) == 3
+    assert {path.stat().st_mtime for path in art.run_record_files()} == {finished}  # re-keyed, not re-run
 
     new = {"seed": 1, "training_code": "new"}
     moved = json.loads(art.run_record(sha_of_key(new)).read_text())

@@ -100,7 +100,9 @@ def rekey(art: Artifacts, old_code: str, new_code: str, dry_run: bool) -> int:
         print(f"{path.relative_to(art.root)}: {old_sha[:12]} -> {new_sha[:12]}")
         if dry_run:
             continue
+        finished = path.stat()  # a record's time is when its run finished (`recording`): kept
         write_json(path, {**record, "run_key": new_key, "run_key_sha": new_sha})
+        os.utime(path, ns=(finished.st_atime_ns, finished.st_mtime_ns))
         if path == art.run_record(old_sha):  # a record filed by its sha
             os.replace(path, art.run_record(new_sha))
         elif path.parent == art.run_checkpoint(old_sha):  # kept weights, filed by their sha
