@@ -35,11 +35,11 @@ sys.path.insert(0, str(REPO))
 from distill_utils._io import read_json, write_json  # noqa: E402
 from distill_utils.artifacts import Artifacts  # noqa: E402
 from distill_utils.data import read_splits  # noqa: E402
-from distill_utils.budget import train_budget_point  # noqa: E402
+from distill_utils.budget import BUDGET_MODES, train_budget_curve  # noqa: E402
 from distill_utils.losses import LossSettings  # noqa: E402
 from distill_utils.profiles import resolve_config  # noqa: E402
 from distill_utils.runs import sha_of_key  # noqa: E402
-from distill_utils.subsets import budget_subsets, unseen_pool  # noqa: E402
+from distill_utils.subsets import unseen_pool  # noqa: E402
 from distill_utils.teacher_cache import cache_teacher_logits  # noqa: E402
 from distill_utils.training_code import training_code_hash, training_path  # noqa: E402
 
@@ -121,7 +121,7 @@ def verify_by_retraining(cfg, art: Artifacts, old_code: str) -> list[str]:
         if record.get("run_key", {}).get("training_code") == old_code and "budget_mode" in extra:
             recorded[(extra["budget_fraction"], extra["budget_mode"], record["seed"])] = record
     fraction, seed = min(cfg.budget_fractions), cfg.budget_seeds[0]
-    wanted = {mode: recorded.get((fraction, mode, seed)) for mode in ("hard", "distilled", "soft pool", "hard pool")}
+    wanted = {mode: recorded.get((fraction, mode, seed)) for mode in BUDGET_MODES}
     missing = [mode for mode, record in wanted.items() if record is None]
     if missing:
         raise SystemExit(f"--verify needs the recorded budget runs at {100 * fraction:g}%, seed {seed}: "
@@ -129,17 +129,14 @@ def verify_by_retraining(cfg, art: Artifacts, old_code: str) -> list[str]:
     splits = read_splits(art.require_splits())
     pool = unseen_pool(splits, limit=cfg.pool_limit)
     logits = cache_teacher_logits(art, {"train": splits["train"], "pool": pool}, cfg.max_length)
-    subset = budget_subsets(splits["train"], [fraction], seed=cfg.split_seed)[fraction]
-    row_of = {sentence: i for i, sentence in enumerate(splits["train"]["sentence"])}
-    subset_logits = logits["train"][[row_of[s] for s in subset["sentence"]]]
     distilled = wanted["distilled"]["run_key"]  # the curve's loss settings, as its runs were given them
     loss = LossSettings(distilled["alpha"], distilled["temperature"])
+    # the budget curve itself, cut down to that one fraction and seed: every mode, trained again
+    one_point = cfg.replace(budget_fractions=(fraction,), budget_seeds=(seed,))
     differ = []
-    for mode, old in wanted.items():
-        key = old["run_key"]
-        new = train_budget_point(cfg, art, cfg.budget_student, splits, subset, subset_logits, pool, logits["pool"],
-                                 fraction=fraction, mode=mode, seed=seed, loss=loss, epochs=key["epochs"])
-        same = new["test_logits"] == old["test_logits"]
+    for new in train_budget_curve(one_point, art, splits, logits["train"], pool, logits["pool"], loss=loss):
+        mode = new["run_key"]["extra"]["budget_mode"]
+        same = new["test_logits"] == wanted[mode]["test_logits"]
         print(f"{mode} @ {100 * fraction:g}%, seed {seed}: predictions {'identical' if same else 'DIFFER'}")
         if not same:
             differ.append(mode)
