@@ -6,6 +6,7 @@ Layout under ``<repo>/artifacts/<profile>/`` (or the ``artifacts_dir`` parameter
     data/splits.json                     sentences and labels of each split           (01)
     teacher/                             fine-tuned teacher: weights, tokenizer, run.json (02)
     teacher_seeds/seed<N>.json           run records of the teacher's other seeds (no weights) (02)
+    teacher_seeds/logits-seed<N>.json    each other seed's logits on every split and the pool (02)
     teacher_logits/<split>.json          cached teacher logits, keyed by sentence       (03, 04)
     teacher_hidden/<student>-train.npy   cached teacher hidden states                   (04)
     sweep.json                           chapter 4's alpha x temperature sweep          (04)
@@ -181,6 +182,10 @@ class Artifacts:
     def teacher_seed_record(self, seed: int) -> Path:
         """The run record of the teacher trained with another seed, same recipe (weights not kept)."""
         return self.teacher_seeds / f"seed{int(seed)}.json"
+
+    def teacher_seed_logits(self, seed: int) -> Path:
+        """Another teacher seed's logits on every split and the pool, kept when it was trained."""
+        return self.teacher_seeds / f"logits-seed{int(seed)}.json"
 
     @property
     def teacher_logits(self) -> Path:

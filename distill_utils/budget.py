@@ -26,6 +26,16 @@ def budget_mode_name(mode: str, fraction: float) -> str:
     return f"{mode} @ {100 * fraction:g}%"
 
 
+def with_soft_pool(labelled: pd.DataFrame, labelled_logits: np.ndarray, pool: pd.DataFrame,
+                   pool_logits: np.ndarray) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The training set of "soft pool": the labelled sentences learnt from their labels (alpha 1)
+    followed by the pool learnt from the teacher alone (alpha 0); returns the sentences, the
+    teacher's logits for them in order, and the per-sentence alpha."""
+    train = pd.concat([labelled, pool], ignore_index=True)
+    row_alpha = np.r_[np.ones(len(labelled)), np.zeros(len(pool))]
+    return train, np.vstack([labelled_logits, pool_logits]), row_alpha
+
+
 def train_budget_point(cfg, art: Artifacts, name: str, splits: dict[str, pd.DataFrame], subset: pd.DataFrame,
                        subset_logits: np.ndarray, pool: pd.DataFrame, pool_logits: np.ndarray, *,
                        fraction: float, mode: str, seed: int, loss: LossSettings,
@@ -45,11 +55,9 @@ def train_budget_point(cfg, art: Artifacts, name: str, splits: dict[str, pd.Data
         return train_student(cfg, art, name, splits, loss=loss, train_df=subset,
                              teacher_logits=subset_logits, **common)
     if mode == "soft pool":
-        train = pd.concat([subset, pool], ignore_index=True)
-        row_alpha = np.r_[np.ones(len(subset)), np.zeros(len(pool))]
+        train, logits, row_alpha = with_soft_pool(subset, subset_logits, pool, pool_logits)
         return train_student(cfg, art, name, splits, loss=LossSettings(0.0, loss.temperature), train_df=train,
-                             teacher_logits=np.vstack([subset_logits, pool_logits]), row_alpha=row_alpha,
-                             **common)
+                             teacher_logits=logits, row_alpha=row_alpha, **common)
     if mode == "hard pool":
         labelled = pool.assign(label=np.asarray(pool_logits).argmax(-1))
         train = pd.concat([subset, labelled], ignore_index=True)

@@ -21,7 +21,7 @@ from .machine import mixed_precision, training_machine
 from .models import MODELS, load_pretrained
 from .runs import array_fingerprint, cached_run, frame_fingerprint, promote_checkpoint, remember_run, run_key
 from .data import split_agreement
-from .teacher_cache import cache_teacher_hidden, hidden_layer_map
+from .teacher_cache import cache_teacher_hidden, has_seed_logits, hidden_layer_map, keep_seed_logits
 from .trainer import TrainResult, evaluate_checkpoint, save_checkpoint, train_classifier
 
 
@@ -60,17 +60,23 @@ def _finish_run(result: TrainResult, tokenizer, splits, cfg, out_dir: Path | Non
     return info
 
 
-def fine_tune_teacher(cfg, art: Artifacts, splits: dict[str, pd.DataFrame], seed: int | None = None) -> dict:
+def fine_tune_teacher(cfg, art: Artifacts, splits: dict[str, pd.DataFrame], seed: int | None = None,
+                      pool: pd.DataFrame | None = None) -> dict:
     """Fine-tune the profile's teacher with ``seed`` (default: the first teacher seed) and return
     its run record, or read back the one trained with the same key. The first teacher seed is
     saved to ``art.teacher`` (the students' teacher); another seed keeps only its record
-    (``art.teacher_seed_record``), which measures how much the teacher varies from seed to seed."""
+    (``art.teacher_seed_record``), which measures how much the teacher varies from seed to seed,
+    and, given the ``pool``, its logits on every split and the pool (``art.teacher_seed_logits``):
+    a seed whose logits were not kept is trained again (deterministic on one CPU) to make them."""
     seed = cfg.teacher_seeds[0] if seed is None else int(seed)
     primary = seed == cfg.teacher_seeds[0]
     key, key_sha = run_key(role="teacher", model=_model_key(cfg.teacher),
                            **_common_key(cfg, splits, splits["train"], seed=seed,
                                          epochs=cfg.teacher_epochs, learning_rate=cfg.teacher_lr))
+    kept = None if primary or pool is None else {**splits, "pool": pool}
     reused = cached_run(art, key_sha, art.teacher if primary else None)
+    if kept and not has_seed_logits(art.teacher_seed_logits(seed), key_sha, kept, cfg.max_length):
+        reused = None
     if reused is None:
         model, tokenizer = load_pretrained(cfg.teacher, seed=seed)
         result = train_classifier(
@@ -83,6 +89,9 @@ def fine_tune_teacher(cfg, art: Artifacts, splits: dict[str, pd.DataFrame], seed
                 "epochs": cfg.teacher_epochs, "learning_rate": cfg.teacher_lr,
                 "batch_size": cfg.batch_size, "max_length": cfg.max_length, "agreement": split_agreement(splits, cfg.agreement),
                 "run_key": key, "run_key_sha": key_sha}
+        if kept:  # before the record, which marks the run done
+            keep_seed_logits(art.teacher_seed_logits(seed), key_sha, result.model, tokenizer, kept,
+                             cfg.max_length)
         reused = _finish_run(result, tokenizer, splits, cfg, art.teacher if primary else None, info)
         if not primary:
             remember_run(art, key_sha, reused)
@@ -91,13 +100,15 @@ def fine_tune_teacher(cfg, art: Artifacts, splits: dict[str, pd.DataFrame], seed
     return reused
 
 
-def fine_tune_teachers(cfg, art: Artifacts, splits: dict[str, pd.DataFrame]) -> list[dict]:
-    """The teacher once per seed of ``cfg.teacher_seeds`` (same recipe), the saved one first.
-    Records of seeds no longer asked for are removed, so `Artifacts.teacher_records` reads
-    exactly this run's teacher seeds."""
-    records = [fine_tune_teacher(cfg, art, splits, seed) for seed in cfg.teacher_seeds]
+def fine_tune_teachers(cfg, art: Artifacts, splits: dict[str, pd.DataFrame],
+                       pool: pd.DataFrame | None = None) -> list[dict]:
+    """The teacher once per seed of ``cfg.teacher_seeds`` (same recipe), the saved one first; with
+    the ``pool``, every other seed keeps its logits. Records of seeds no longer asked for are
+    removed, so `Artifacts.teacher_records` reads exactly this run's teacher seeds."""
+    records = [fine_tune_teacher(cfg, art, splits, seed, pool=pool) for seed in cfg.teacher_seeds]
     wanted = {art.teacher_seed_record(seed).name for seed in cfg.teacher_seeds[1:]}
-    for path in art.teacher_seeds.glob("seed*.json"):
+    wanted |= {art.teacher_seed_logits(seed).name for seed in cfg.teacher_seeds[1:]}
+    for path in [*art.teacher_seeds.glob("seed*.json"), *art.teacher_seeds.glob("logits-seed*.json")]:
         if path.name not in wanted and is_main_process():
             path.unlink()
     return records

@@ -14,6 +14,9 @@ from .losses import FROM_PARAMETER
 from .metrics import format_p
 
 SIGNIFICANCE_LEVEL = 0.05
+# what a comparison's mode b is, in words
+COMPARED_WITH = {"teacher": "the teacher", "ensemble": "the ensemble of the teacher's seeds",
+                 "plain": "its plain control", "kd": "its distilled run"}
 
 
 def verdict(difference_points: float, p_value: float, level: float = SIGNIFICANCE_LEVEL) -> str:
@@ -131,9 +134,10 @@ def calibration_findings(tests: pd.DataFrame, students: list[str]) -> list[str]:
 
 
 def chapter4_summary(tests: pd.DataFrame, summary: pd.DataFrame, budget: pd.DataFrame, full_data: dict,
-                     headline_student: str, budget_student: str) -> list[str]:
-    """Chapter 4 in four sentences: full data and calibration (of ``headline_student``), scarce
-    labels, and the teacher."""
+                     headline_student: str, budget_student: str, pool_mode: str | None = None) -> list[str]:
+    """Chapter 4 in a few sentences: full data and calibration (of ``headline_student``), scarce
+    labels, the best recipe (every label + the pool, in ``pool_mode``, when it was trained), and
+    the teacher."""
     first = headline_student
     lines = [f"* **With every label**, distilling {first} against training it plain: "
              f"{_versus(tests, first, 'kd', 'plain')}.",
@@ -147,6 +151,11 @@ def chapter4_summary(tests: pd.DataFrame, summary: pd.DataFrame, budget: pd.Data
             f"{100 * rows.loc['soft pool', 'accuracy_mean']:.1f}% with the teacher's soft labels on the pool"
             f"{_steps_clause(rows)}, against {100 * full_data['mean']:.1f}% with every label; soft against argmax "
             f"pool labels (equal steps): {_budget_versus(tests, budget_student, smallest, 'soft pool', 'hard pool')}.")
+    if pool_mode is not None and len(tests[(tests["model"] == first) & (tests["a"] == pool_mode)]):
+        lines.append(f"* **Every label plus the teacher's soft labels on the pool**: {first} reaches "
+                     f"{_mean(summary, first, pool_mode):.2f}%; against its plain control "
+                     f"{_versus(tests, first, pool_mode, 'plain')}; against the teacher "
+                     f"{_versus(tests, first, pool_mode, 'teacher')}.")
     teacher = _row(summary, mode="teacher")
     lines.append(f"* **The teacher** scores {100 * teacher['accuracy_mean']:.2f}% on average over its "
                  f"{int(teacher['seeds'])} seed(s); every comparison with it above includes that spread.")
@@ -214,7 +223,7 @@ def significance_sentences(comparisons: list[dict]) -> list[str]:
     """Chapter 6: one sentence per paired comparison, with its interval and verdict."""
     lines = []
     for row in comparisons:
-        b = "the teacher" if row["b"] == "teacher" else f"its {row['b']} control"
+        b = COMPARED_WITH.get(row["b"], f"its {row['b']} run")
         difference = row["difference_points"]
         direction = "level with" if abs(difference) < 1e-9 else "ahead of" if difference > 0 else "behind"
         points = "" if direction == "level with" else f"{abs(difference):.2f} points "
@@ -267,3 +276,112 @@ def goals_sentence(goals: list[dict], profile: str) -> str:
             "threshold)") if reported else ""
     return (f"The project set itself {len(targets)} {'target' if len(targets) == 1 else 'targets'} for this "
             f"profile before the run; {met} of them {'was' if met == 1 else 'were'} met{also}:")
+
+
+def teacher_choice_sentence(choice: dict, seeds: int) -> str:
+    """Chapter 4: which teacher the pool students learn from, and why (`ensemble.choose_teacher`)."""
+    if seeds < 2:
+        return "With one teacher seed there is no ensemble: every student learns from the single teacher."
+    counts, n = choice["validation_correct"], choice["validation_n"]
+    measured = (f"The ensemble of the {seeds} teacher seeds answers {counts['ensemble']} of the {n} validation "
+                f"sentences correctly, the single teacher {counts['single']}")
+    if choice["teacher"] == "ensemble":
+        return (f"{measured}: the ensemble is the better teacher here, so each pool student learns from both "
+                "(modes `pool` and `pool-ensemble`) and the compression student from the ensemble.")
+    return (f"{measured}: the ensemble is no better on validation, so every student learns from the single "
+            "teacher and no run learns from the ensemble.")
+
+
+def pool_findings(summary: pd.DataFrame, tests: pd.DataFrame, pool_students: list[str],
+                  compression_students: list[str], modes: list[str]) -> list[str]:
+    """Chapter 4: each student of the best recipe (every label + the pool's soft labels) against
+    its plain control, its distilled run and the teacher (and the ensemble, when tested)."""
+    lines = []
+    for name in pool_students:
+        for mode in modes:
+            row = _row(summary, model=name, mode=mode)
+            ci = ("" if row["accuracy_ci_low"] is None or pd.isna(row["accuracy_ci_low"]) else
+                  f" (95% interval over seeds {100 * row['accuracy_ci_low']:.2f} to "
+                  f"{100 * row['accuracy_ci_high']:.2f})")
+            ensemble = tests[(tests["model"] == name) & (tests["a"] == mode) & (tests["b"] == "ensemble")]
+            against_ensemble = (f" Against the ensemble of the teacher's seeds: "
+                                f"{_versus(tests, name, mode, 'ensemble')}." if len(ensemble) else "")
+            lines.append(
+                f"* **{name}** ({mode}): {_mean(summary, name, mode):.2f}%{ci}. Against its plain control "
+                f"(the same labels, no teacher): {_versus(tests, name, mode, 'plain')}. Against distillation "
+                f"on the labels alone: {_versus(tests, name, mode, 'kd')}. Against the teacher: "
+                f"{_versus(tests, name, mode, 'teacher')}.{against_ensemble}")
+    for name in compression_students:
+        mode = modes[0]
+        lines.append(f"* **{name}** ({mode}), the compression student: {_mean(summary, name, mode):.2f}%. "
+                     f"Against its distilled run: {_versus(tests, name, mode, 'kd')}. Against the teacher: "
+                     f"{_versus(tests, name, mode, 'teacher')}.")
+    return lines
+
+
+def beat_the_teacher(results: dict, reference: dict) -> list[str]:
+    """Chapter 6, "Can a student beat its teacher?", from the recorded figures: the reference's
+    single runs, the best student against the single teacher and the ensemble, and how often it
+    repeats the errors every teacher seed makes (beside its plain control, which never saw the
+    teacher). ``reference`` is `reference.reference_intervals`."""
+    ref = results["reference"]["experiment"]
+    (t_low, t_high), (s_low, s_high) = reference["teacher_ci"], reference["student_ci"]
+    lines = [f"* **The reference**: the student answered {ref['student']['correct']} of {reference['n']} test "
+             f"sentences correctly, the teacher {ref['teacher']['correct']}, a gap of "
+             f"{reference['gap_sentences']} sentences; one run each, with 95% intervals over sentences "
+             f"(Wilson) of {100 * s_low:.1f} to {100 * s_high:.1f}% and {100 * t_low:.1f} to {100 * t_high:.1f}%, "
+             f"and even if the two disagreed on those sentences alone, McNemar's exact p would be "
+             f"{reference['best_case_mcnemar_p']:.2f}: noise."]
+    pool = results.get("pool") or {}
+    if not pool.get("students"):
+        return lines
+    tests = pd.DataFrame(results["comparisons"])
+    training = pd.DataFrame(results["training_runs"])
+    name, mode = results["settings"]["headline_student"], pool["modes"][0]
+    if name not in pool["students"]:
+        name = pool["students"][0]
+    teacher = _row(training, mode="teacher")
+    lines.append(f"* **This book's best student**, {name} on every label plus the teacher's soft labels on the "
+                 f"pool ({mode}), averages {_mean(training, name, mode):.2f}% over its seeds, the teacher "
+                 f"{100 * teacher['accuracy_mean']:.2f}% over {int(teacher['seeds'])}: "
+                 f"{_versus(tests, name, mode, 'teacher')} (95% interval over sentences and seeds "
+                 f"{_interval_points(tests, name, mode, 'teacher')}).")
+    ensemble = results.get("ensemble") or {}
+    if len(tests[(tests["model"] == name) & (tests["a"] == mode) & (tests["b"] == "ensemble")]):
+        lines.append(f"* Against the ensemble of the teacher's {len(ensemble['seeds'])} seeds "
+                     f"({100 * ensemble['accuracy']:.2f}%, one model): {_versus(tests, name, mode, 'ensemble')} "
+                     f"(95% interval over sentences and the student's seeds "
+                     f"{_interval_points(tests, name, mode, 'ensemble')}).")
+    shared = len(ensemble.get("shared_errors") or [])
+    if shared:
+        repeated = {(r["model"], r["mode"]): r["per_seed"] for r in ensemble["repeated"]}
+        best, plain = repeated.get((name, mode)), repeated.get((name, "plain"))
+        if best is not None:
+            control = ("" if plain is None else
+                       f"; its plain control, which never saw the teacher, {_per_seed(plain)}")
+            lines.append(f"* **The teacher's shared errors**: every teacher seed gets the same {shared} test "
+                         f"sentences wrong. The best student gets {_per_seed(best)} of them wrong{control}.")
+    return lines
+
+
+def _interval_points(tests: pd.DataFrame, model: str, a: str, b: str) -> str:
+    row = _row(tests, model=model, a=a, b=b)
+    return f"{row['ci_low_points']:+.2f} to {row['ci_high_points']:+.2f} points"
+
+
+def _per_seed(counts: list[int]) -> str:
+    """'6, 7 and 6 (per seed)' or '6' for one seed."""
+    text = [str(c) for c in counts]
+    return text[0] if len(text) == 1 else f"{', '.join(text[:-1])} and {text[-1]} (per seed)"
+
+
+def pool_schedule_sentence(schedule: str | None, steps: int | None, plain_steps: int | None) -> str:
+    """Chapter 4: what the pool recipe's chosen schedule means for its comparison with plain."""
+    if schedule is None:
+        return "This profile trains no student on the pool."
+    if steps == plain_steps:
+        return (f"Validation chose {schedule}: the recipe takes as many optimiser steps as its plain control "
+                f"({steps}), so the two differ in the data alone.")
+    return (f"Validation chose {schedule}: the recipe takes {steps} optimiser steps against its plain "
+            f"control's {plain_steps}, so against plain it measures the pool's sentences and the longer "
+            "training together; against the teacher it is what the recipe reaches, however it got there.")

@@ -157,12 +157,13 @@ def comparison_pairs(students, *, hidden_student: str | None = None) -> list[tup
 
 
 def compare_variants(records: list[dict], teachers: list[dict], labels,
-                     pairs: list[tuple[str, str, str]]) -> pd.DataFrame:
+                     pairs: list[tuple[str, str, str]], ensemble: np.ndarray | None = None) -> pd.DataFrame:
     """Paired tests on the same test sentences, one row per (model, mode a, mode b).
 
     mode b may be "teacher": ``teachers`` holds the teacher's run records, one per teacher seed,
     and every teacher seed enters the comparison, so the teacher's own seed noise is in the
-    interval. Each row gives the mean accuracy difference a - b over seeds with its 95% interval
+    interval. mode b may be "ensemble": the test logits of the teacher seeds' ensemble
+    (``ensemble``; one model, so its interval is over sentences and the student's seeds). Each row gives the mean accuracy difference a - b over seeds with its 95% interval
     and p-value from `paired_bootstrap` (over test sentences and seeds), the exact McNemar p-value
     of each seed (the teacher of the same seed, or its first one), and the same bootstrap for the
     calibration error (`paired_bootstrap_ece`).
@@ -170,7 +171,9 @@ def compare_variants(records: list[dict], teachers: list[dict], labels,
     labels = np.asarray(labels)
     if isinstance(teachers, dict):
         teachers = [teachers]
-    teacher_logits = {int(r["seed"]): np.asarray(r["test_logits"]) for r in teachers}
+    references = {"teacher": {int(r["seed"]): np.asarray(r["test_logits"]) for r in teachers}}
+    if ensemble is not None:
+        references["ensemble"] = {0: np.asarray(ensemble)}
 
     def logits(model, mode):
         runs = sorted((r for r in records if r["model"] == model and r.get("mode") == mode),
@@ -180,8 +183,9 @@ def compare_variants(records: list[dict], teachers: list[dict], labels,
     rows = []
     for model, mode_a, mode_b in pairs:
         a = logits(model, mode_a)
-        if mode_b == "teacher":
-            b, seeds_a, seeds_b, paired = teacher_logits, sorted(a), sorted(teacher_logits), False
+        if mode_b in references:
+            b = references[mode_b]
+            seeds_a, seeds_b, paired = sorted(a), sorted(b), False
         else:
             b = logits(model, mode_b)
             seeds_a = seeds_b = sorted(set(a) & set(b))
@@ -206,16 +210,16 @@ def compare_variants(records: list[dict], teachers: list[dict], labels,
 
 
 def family_tests(records: list[dict], teachers: list[dict], labels,
-                 pairs: dict[str, list[tuple[str, str, str]]]) -> pd.DataFrame:
+                 pairs: dict[str, list[tuple[str, str, str]]], ensemble: np.ndarray | None = None) -> pd.DataFrame:
     """Every comparison of chapter 4 as one Holm family, computed once.
 
-    ``pairs`` maps an experiment ("students", "budget") to its (model, mode a, mode b) pairs; each
+    ``pairs`` maps an experiment ("students", "budget", "pool") to its (model, mode a, mode b) pairs; each
     row carries its ``experiment`` as a field, so a reader selects its rows by field and reads the
     Holm-adjusted p-values as chapter 4 computed them, never adjusting again over another set.
     A budget-curve comparison also carries its ``fraction`` and the two budget modes (``mode_a``,
     ``mode_b``) as fields, read from the runs' records, so no reader parses them out of a name.
     """
-    parts = [compare_variants(records, teachers, labels, experiment_pairs).assign(experiment=experiment)
+    parts = [compare_variants(records, teachers, labels, experiment_pairs, ensemble).assign(experiment=experiment)
              for experiment, experiment_pairs in pairs.items() if experiment_pairs]
     if not parts:
         return with_holm(pd.DataFrame(columns=["model", "a", "b", "bootstrap_p", "ece_p", "experiment",

@@ -26,6 +26,7 @@ from .metrics import runs_frame, seed_summary, summarise_runs
 from .profiles import within_points
 from .provenance import library_hash, run_metadata
 from .lineage import check_benchmark, check_loss_settings, check_splits
+from .pool_recipe import pool_modes
 from .reference import FINBERT, REFERENCE
 
 SCHEMA_VERSION = 1
@@ -86,11 +87,16 @@ def variant_summary(records: list[dict], seed_records: list[dict] | None = None)
     return _records(pd.DataFrame(out))
 
 
-def _student_records(cfg, art: Artifacts) -> list[dict]:
+def _student_records(cfg, art: Artifacts, experiments: dict) -> list[dict]:
     """Every student run of the profile: distilled and plain are required (the compression
-    students distilled only), extras optional."""
+    students distilled only), and so are the pool recipe's runs chapter 4 says it trained (the
+    compression students from the chosen teacher alone); extras optional."""
     runs = art.student_runs(cfg.students, FIRST_STUDENT_MODES, cfg.seeds)
     runs += art.student_runs(cfg.compression_students, ("kd",), cfg.seeds)
+    modes = pool_modes(art, experiments)
+    if modes:
+        runs += art.student_runs(experiments["pool"]["students"], tuple(modes), cfg.seeds)
+        runs += art.student_runs(experiments["pool"]["compression_students"], tuple(modes[:1]), cfg.seeds)
     runs += art.student_runs(cfg.students, EXTRA_MODES, cfg.seeds, required=False)
     return [read_run(directory) for directory in runs]
 
@@ -103,14 +109,15 @@ def build_results(cfg, art: Artifacts) -> dict:
     check_splits(teachers, splits, "chapter 6")
     bench = read_json(art.require_benchmark())
     experiments = read_json(art.require_experiments())
-    students = _student_records(cfg, art)
+    students = _student_records(cfg, art, experiments)
     check_same_teacher(art.teacher, students + [{"model": "the budget curve", **experiments}], "chapter 6")
     check_splits(students, splits, "chapter 6")
     check_benchmark(art, bench)  # every row measured on the weights there now
     check_loss_settings(experiments, students)  # the alpha and T reported are the runs' own
     runs = runs_frame(teachers + students, labels)
     training = summarise_runs(runs)
-    comparisons = chapter4_tests(experiments, "students")  # Holm-adjusted once, by chapter 4
+    # Holm-adjusted once, by chapter 4, over all its comparisons (the budget curve's too)
+    comparisons = chapter4_tests(experiments, "students") + chapter4_tests(experiments, "pool")
     variants = variant_summary(bench["records"], bench.get("seed_accuracy", []))
     kd = next(r for r in students if r["mode"] == "kd")
     metadata = run_metadata(cfg)
@@ -142,6 +149,9 @@ def build_results(cfg, art: Artifacts) -> dict:
         "training_runs": _records(training),
         "comparisons": comparisons,
         "budget": experiments["budget"],
+        # the teacher's seeds together (chapter 2's ensemble and shared errors, as chapter 4 used them)
+        # and the best recipe: every label + the pool's soft labels (chapter 4)
+        "ensemble": experiments["ensemble"], "pool": experiments["pool"],
         "training_cost": experiments["cost"],
         # measured training minutes per experiment, and how the recording was trained (chapter 4)
         "training_time": experiments.get("training_time"), "recording": experiments.get("recording"),
@@ -193,6 +203,7 @@ def load_results(path: str | Path) -> dict:
     _check_models(path.name, results["models"])
     _check_training_runs(path.name, results["training_runs"])
     _check_comparisons(path.name, results["comparisons"])
+    _check_ensemble(path.name, results.get("ensemble"))
     return results
 
 
@@ -247,6 +258,23 @@ def _check_comparisons(name: str, comparisons) -> None:
             _number(name, f"comparisons[{i}].{key}", test.get(key), -100, 100)
         for key in ("bootstrap_p", "holm_p", "ece_p", "ece_holm_p"):
             _number(name, f"comparisons[{i}].{key}", test.get(key), 0, 1, optional=key != "bootstrap_p")
+
+
+def _check_ensemble(name: str, ensemble) -> None:
+    """The ensemble's accuracy, interval and calibration are fractions; its error counts whole."""
+    if ensemble is None:
+        return
+    if not isinstance(ensemble, dict):
+        raise ValueError(f"{name}: ensemble must be an object, got {ensemble!r:.60}")
+    for key in ("accuracy", "wilson_low", "wilson_high", "ece"):
+        _number(name, f"ensemble.{key}", ensemble.get(key), 0, 1)
+    n = ensemble.get("n")
+    _number(name, "ensemble.n", n, 1, 10**9)
+    for i, index in enumerate(ensemble.get("shared_errors") or []):
+        _number(name, f"ensemble.shared_errors[{i}]", index, 0, n - 1)
+    for i, row in enumerate(_objects(name, "ensemble.repeated", ensemble.get("repeated") or [])):
+        for j, count in enumerate(row.get("per_seed") or []):
+            _number(name, f"ensemble.repeated[{i}].per_seed[{j}]", count, 0, len(ensemble.get("shared_errors")))
 
 
 def models_table(models: list[dict]) -> pd.DataFrame:

@@ -53,6 +53,9 @@ COLUMNS: dict[str, tuple[str, object]] = {
     "steps_timed": ("steps timed", None), "step_s": ("seconds per step", "{:.3f}"),
     "epoch_s_estimate": ("seconds per epoch (estimate)", "{:.1f}"), "precision": ("autocast", None),
     "batch_size": ("batch size", None), "ratio_vs_plain": ("time vs a plain step", "{:.2f}x"),
+    "teacher": ("teacher", None), "wilson_low": ("95% interval over sentences: from", "{:.2%}"),
+    "wilson_high": ("to", "{:.2%}"), "label": ("label", None), "schedule": ("schedule", None),
+    "epochs": ("epochs", "{:.2f}"), "validation_accuracy": ("validation accuracy, mean over seeds", "{:.2%}"),
 }
 
 
@@ -64,11 +67,13 @@ TABLE_CSS = [  # rules and alignment; the book's own stylesheet (_static/fit.css
     {"selector": "tbody tr:nth-child(even)", "props": "background-color: #f4f6f8;"},
 ]
 TEXT_COLUMNS = {"model", "base_model", "student", "mode", "variant", "role", "a", "b", "skipped", "peak_basis",
-                "sentences", "experiment", "correct_per_seed", "mcnemar_p_per_seed", "precision"}
+                "sentences", "experiment", "correct_per_seed", "mcnemar_p_per_seed", "precision",
+                "teacher", "label", "schedule"}
 
 # an interval's two ends, shown as one column "low to high" (a table of half the width)
 INTERVALS = {
     ("accuracy_ci_low", "accuracy_ci_high"): "95% interval over seeds",
+    ("wilson_low", "wilson_high"): "95% interval over sentences (Wilson)",
     ("ci_low_points", "ci_high_points"): "95% interval over sentences and seeds (points)",
     ("ece_ci_low_points", "ece_ci_high_points"): "ECE, 95% interval (points)",
 }

@@ -1,4 +1,5 @@
-"""The teacher's outputs, computed once and cached on disk for every student that learns from them.
+"""The teacher's outputs, computed once and cached on disk for every student that learns from them,
+and the logits of the teacher's other seeds, kept when each was trained (its weights are not).
 
 A cache file is trusted only if its key matches: the teacher's weights (sha256), the exact
 sentences, the max length (and, for hidden states, the layers). Anything else is recomputed and
@@ -14,7 +15,7 @@ import pandas as pd
 import torch
 
 from ._io import atomic_path, is_main_process, read_json, write_json
-from .artifacts import Artifacts, checkpoint_fingerprint, display_path
+from .artifacts import PRODUCERS, Artifacts, checkpoint_fingerprint, display_path
 from .data import sentences_fingerprint
 from .inference import predict_logits
 from .models import load_checkpoint
@@ -104,4 +105,45 @@ def cache_teacher_hidden(art: Artifacts, student: str, df: pd.DataFrame, layers:
         with open(tmp, "wb") as handle:
             np.save(handle, out)
     write_json(key_path, key)
+    return out
+
+
+def _seed_logits_key(run_key_sha: str, frames: dict[str, pd.DataFrame], max_length: int) -> dict:
+    """What a seed's kept logits were computed for: its run, the sentences of each set, the length."""
+    return {"run_key_sha": run_key_sha, "max_length": max_length,
+            "sentences_sha256": {name: sentences_fingerprint(list(df["sentence"])) for name, df in frames.items()}}
+
+
+def keep_seed_logits(path: Path, run_key_sha: str, model, tokenizer, frames: dict[str, pd.DataFrame],
+                     max_length: int) -> None:
+    """Save a just-trained teacher seed's logits on every set of ``frames`` (the splits and the pool)
+    while its weights are in memory: they are what an ensemble of the seeds is made of."""
+    logits = {name: predict_logits(model, tokenizer, list(df["sentence"]), max_length=max_length).tolist()
+              for name, df in frames.items()}
+    write_json(path, {"key": _seed_logits_key(run_key_sha, frames, max_length), "logits": logits})
+
+
+def has_seed_logits(path: Path, run_key_sha: str, frames: dict[str, pd.DataFrame], max_length: int) -> bool:
+    """True when ``path`` holds this run's logits on exactly these sets of sentences."""
+    cached = _read_cache(path)
+    return cached is not None and cached.get("key") == _seed_logits_key(run_key_sha, frames, max_length)
+
+
+def teacher_logits_per_seed(art: Artifacts, records: list[dict], frames: dict[str, pd.DataFrame],
+                        max_length: int) -> dict[int, dict[str, np.ndarray]]:
+    """Every teacher seed's logits on each set of ``frames``, by seed: the saved teacher's from the
+    cache (`cache_teacher_logits`), the other seeds' as kept when they were trained. ``records``
+    are `Artifacts.teacher_records`, the saved teacher first. A seed whose logits are missing or
+    were made for another run or other sentences is refused, naming the chapter that makes them."""
+    out = {int(records[0]["seed"]): cache_teacher_logits(art, frames, max_length)}
+    for record in records[1:]:
+        seed = int(record["seed"])
+        path = art.teacher_seed_logits(seed)
+        cached = _read_cache(path)
+        if cached is None or cached.get("key") != _seed_logits_key(record["run_key_sha"], frames, max_length):
+            state = "missing" if cached is None else "made for another run or other sentences"
+            raise ValueError(
+                f"the logits of teacher seed {seed} ({display_path(path)}) are {state}: "
+                f"re-run notebooks/{PRODUCERS['teacher']}.ipynb, which keeps them when it trains that seed")
+        out[seed] = {name: np.asarray(cached["logits"][name], dtype=np.float32) for name in frames}
     return out

@@ -139,8 +139,12 @@ def test_seeds_and_study_settings_resolve():
     # students given, never an error about a setting the user did not touch
     cut = resolve_config("smoke", students="tiny-bert-cut")
     assert (cut.headline_student, cut.sweep_student, cut.budget_student, cut.hidden_student) == ("tiny-bert-cut",) * 4
+    assert cut.pool_students == ()  # the profile's pool student was left out with it
     kept = resolve_config("smoke", students="tiny-bert-cut,tiny-bert-random")
     assert kept.sweep_student == "tiny-bert-random"  # the profile's own choice, still a student
+    assert kept.pool_students == ("tiny-bert-random",)
+    with pytest.raises(ValueError, match=r"pool_students \['tiny-bert-copy'\] must be among the students"):
+        resolve_config("smoke", students="tiny-bert-cut", pool_students="tiny-bert-copy")
     # the headline student is named, not implied by the order of the students
     cpu = resolve_config("cpu")
     assert cpu.headline_student == "distil-mpnet-6layer"

@@ -205,3 +205,66 @@ def test_recipe_source_names_a_parameter_that_overrode_the_sweep():
         "alpha set by a notebook parameter, the other the sweep's choice (chapter 4)"
     assert narrative.recipe_source({**sweep, "temperature": "parameter"}).startswith("T set by a notebook parameter")
     assert narrative.recipe_source(parameter) == "both set by notebook parameters, not by the sweep of chapter 4"
+
+
+def pool_tables():
+    summary = pd.DataFrame([
+        {"model": "s", "mode": mode, "accuracy_mean": acc, "accuracy_ci_low": acc - 0.01, "accuracy_ci_high": acc + 0.01}
+        for mode, acc in (("pool", 0.96), ("kd", 0.95), ("plain", 0.94))]
+        + [{"model": "c", "mode": "pool", "accuracy_mean": 0.93, "accuracy_ci_low": None, "accuracy_ci_high": None},
+           {"model": "t", "mode": "teacher", "accuracy_mean": 0.97, "accuracy_ci_low": 0.96,
+            "accuracy_ci_high": 0.98, "seeds": 3}])
+    rows = [("s", "pool", "plain", 2.0, 0.01), ("s", "pool", "kd", 1.0, 0.4), ("s", "pool", "teacher", -1.0, 0.5),
+            ("s", "pool", "ensemble", -1.2, 0.3), ("c", "pool", "kd", 0.5, 0.9), ("c", "pool", "teacher", -4.0, 0.001)]
+    tests = pd.DataFrame([{"model": m, "a": a, "b": b, "difference_points": d, "holm_p": p, "bootstrap_p": p,
+                           "ci_low_points": d - 1, "ci_high_points": d + 1} for m, a, b, d, p in rows])
+    return summary, tests
+
+
+def test_the_teacher_choice_says_what_was_measured_and_what_follows():
+    choice = {"teacher": "single", "validation_correct": {"single": 190, "ensemble": 190}, "validation_n": 199}
+    text = narrative.teacher_choice_sentence(choice, 3)
+    assert "answers 190 of the 199 validation sentences correctly, the single teacher 190" in text
+    assert "no better on validation" in text and "no run learns from the ensemble" in text
+    chosen = narrative.teacher_choice_sentence({**choice, "teacher": "ensemble",
+                                                "validation_correct": {"single": 189, "ensemble": 191}}, 3)
+    assert "the better teacher here" in chosen and "`pool-ensemble`" in chosen
+    assert narrative.teacher_choice_sentence(choice, 1).startswith("With one teacher seed there is no ensemble")
+
+
+def test_pool_findings_state_every_comparison_of_the_recipe():
+    summary, tests = pool_tables()
+    first, compressed = narrative.pool_findings(summary, tests, ["s"], ["c"], ["pool"])
+    assert first.startswith("* **s** (pool): 96.00% (95% interval over seeds 95.00 to 97.00)")
+    assert "plain control (the same labels, no teacher): +2.00 points, significantly better (p = 0.010)" in first
+    assert "Against the ensemble of the teacher's seeds: -1.20 points, not distinguishable" in first
+    assert "the compression student: 93.00%" in compressed and "significantly worse (p = 0.001)" in compressed
+    lines = narrative.chapter4_summary(*_chapter4_inputs(tests, summary), pool_mode="pool")
+    assert any(line.startswith("* **Every label plus the teacher's soft labels on the pool**: s reaches 96.00%")
+               for line in lines)
+
+
+def _chapter4_inputs(tests, summary):
+    extra = pd.DataFrame([{"model": "s", "a": "kd", "b": "plain", "difference_points": 0.5, "holm_p": 0.9,
+                           "bootstrap_p": 0.9, "ece_difference_points": 0.1, "ece_holm_p": 0.9, "ece_p": 0.9}])
+    return pd.concat([tests, extra], ignore_index=True), summary, pd.DataFrame(), {"mean": 0.94}, "s", "s"
+
+
+def test_can_a_student_beat_its_teacher_answers_from_the_recorded_figures():
+    summary, tests = pool_tables()
+    results = {"reference": {"experiment": REFERENCE}, "settings": {"headline_student": "s"},
+               "comparisons": tests.to_dict("records"), "training_runs": summary.to_dict("records"),
+               "pool": {"students": ["s"], "modes": ["pool"]},
+               "ensemble": {"seeds": [42, 1, 2], "accuracy": 0.9735, "shared_errors": [3, 7, 9],
+                            "repeated": [{"model": "s", "mode": "pool", "per_seed": [2, 3, 2]},
+                                         {"model": "s", "mode": "plain", "per_seed": [3, 3, 3]}]}}
+    reference, best, ensemble, shared = narrative.beat_the_teacher(results, reference_intervals())
+    assert reference.startswith("* **The reference**: the student answered 324 of 340 test sentences correctly, "
+                                "the teacher 321, a gap of 3 sentences") and reference.endswith("noise.")
+    assert "averages 96.00% over its seeds, the teacher 97.00% over 3: -1.00 points, not distinguishable" in best
+    assert "(95% interval over sentences and seeds -2.00 to +0.00 points)" in best
+    assert "Against the ensemble of the teacher's 3 seeds (97.35%, one model): -1.20 points" in ensemble
+    assert shared.endswith("the same 3 test sentences wrong. The best student gets 2, 3 and 2 (per seed) of them "
+                           "wrong; its plain control, which never saw the teacher, 3, 3 and 3 (per seed).")
+    # without the recipe, only the reference is stated
+    assert len(narrative.beat_the_teacher({**results, "pool": {"students": []}}, reference_intervals())) == 1

@@ -86,6 +86,9 @@ def test_smoke_artifacts_are_handed_on(smoke_run):
     other = {(r["model"], r["variant"], r["seed"]) for r in bench["seed_accuracy"]}
     assert ("tiny-bert-copy (kd)", "onnx-int8", 1) in other and ("tiny-bert-copy (plain)", "fp32", 1) in other
     assert ("tiny-bert-copy-top (kd)", "onnx-int8", 1) in other  # the compression student, every seed
+    pool = json.loads((art / "experiments.json").read_text())["pool"]["modes"][0]  # and on the best recipe
+    assert (f"tiny-bert-copy-top ({pool})", "onnx-int8", 1) in other
+    assert (f"tiny-bert-copy-top ({pool})", "fp32") in students
     # speed: every measured row has an interval, and each architecture was timed once
     by_name = {(r["model"], r["variant"]): r for r in records if not r["skipped"]}
     for record in by_name.values():
@@ -124,6 +127,10 @@ def test_smoke_results_summary_spans_every_seed(smoke_run):
     assert all(m["accuracy"]["std"] is not None for m in students)
     assert {(c["model"], c["a"], c["b"]) for c in summary["comparisons"]} >= {("tiny-bert-copy", "kd", "plain")}
     assert summary["goals"] == []  # the smoke profile aims at no targets
+    mode = summary["pool"]["modes"][0]  # the best recipe, against its plain control
+    assert {("tiny-bert-random", mode, "plain"), ("tiny-bert-copy-top", mode, "kd")} <= {
+        (c["model"], c["a"], c["b"]) for c in summary["comparisons"]}
+    assert summary["ensemble"]["seeds"] == [42, 1] and summary["pool"]["schedule"] in ("equal steps", "equal epochs")
 
 
 def test_chapter6_states_chapter4s_holm_p_for_every_pair(smoke_run):
@@ -133,7 +140,7 @@ def test_chapter6_states_chapter4s_holm_p_for_every_pair(smoke_run):
     chapter4 = json.loads((art / "experiments.json").read_text())["tests"]
     summary = load_results(art / "results.json")
     by_pair = {(t["model"], t["a"], t["b"]): t for t in chapter4}
-    assert summary["comparisons"] and {t["experiment"] for t in chapter4} == {"students", "budget"}
+    assert summary["comparisons"] and {t["experiment"] for t in chapter4} == {"students", "budget", "pool"}
     for test in summary["comparisons"]:
         chapter4_test = by_pair[(test["model"], test["a"], test["b"])]
         assert (test["holm_p"], test["ece_holm_p"]) == (chapter4_test["holm_p"], chapter4_test["ece_holm_p"])

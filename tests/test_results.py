@@ -116,7 +116,9 @@ def test_goal_checks_report_met_missed_and_reported_figures():
         {"model": pruned, "a": "kd", "b": "teacher", "difference_points": -0.8, "ci_low_points": -2.0,
          "ci_high_points": 0.4, "holm_p": 0.5},
         {"model": student, "a": "kd", "b": "plain", "difference_points": 0.3, "ci_low_points": -0.5,
-         "ci_high_points": 1.1, "holm_p": 0.9}]
+         "ci_high_points": 1.1, "holm_p": 0.9},
+        {"model": cfg.pool_students[0], "a": "pool", "b": "teacher", "difference_points": -1.2,
+         "ci_low_points": -2.5, "ci_high_points": 0.1, "holm_p": 0.4}]
     budget = {"student": budget_student, "summary": [
         {"mode": "soft pool", "fraction": 0.03, "labelled": 50, "accuracy_mean": 0.93},
         {"mode": "soft pool", "fraction": 0.1, "labelled": 170, "accuracy_mean": 0.94}],
@@ -146,6 +148,10 @@ def test_goal_checks_report_met_missed_and_reported_figures():
     assert goals[f"distilled {pruned}"]["met"] is True and goals[f"distilled {pruned}"]["measured"] == "-0.80 points"
     assert goals[student]["met"] is None and goals[student]["target"] == "reported"
     assert goals[budget_student]["measured"] == "-2.00 points" and goals[budget_student]["met"] is True
+    pool = goals[f"{cfg.pool_students[0]} on every label + the pool's soft labels"]
+    assert pool["met"] is False and pool["target"] == ">= -1 points" and pool["measured"] == "-1.20 points"
+    assert pool["95% interval"] == "-2.50 to 0.10 points (over sentences and seeds)"
+    assert f"{cfg.pool_students[1]} on every label + the pool's soft labels" not in goals  # not measured
     assert goals["soft minus hard pool labels"]["met"] is None
     speedup = goals[f"distilled {student}"]
     # the FLOP ratio 10 / 4.8 = 2.08x bounds the speed-up; the goal is 0.95 of it, 1.98x
@@ -194,6 +200,8 @@ def test_load_results_checks_every_figure_not_only_the_means(tmp_path):
     good = fake_results()
     base = {**{key: [] for key in results.REQUIRED_KEYS}, "schema": results.SCHEMA_VERSION, "models": good["models"]}
     student = good["models"][1]
+    ensemble = {"accuracy": 0.97, "wilson_low": 0.95, "wilson_high": 0.98, "ece": 0.02, "n": 340,
+                "shared_errors": [3, 7], "repeated": [{"per_seed": [1, 2]}]}
     path = tmp_path / "results.json"
     for change, message in (
             ({"models": [good["models"][0], {**student, "accuracy": {**student["accuracy"], "per_seed": [0.9, 1.7]}}]},
@@ -202,11 +210,15 @@ def test_load_results_checks_every_figure_not_only_the_means(tmp_path):
              r"training_runs\[0\]\.accuracy_mean must be a number in \[0, 1\], got 1.7"),
             ({"comparisons": "oops"}, "comparisons must be a list"),
             ({"comparisons": [{"difference_points": 1.0, "ci_low_points": -1.0, "ci_high_points": 3.0,
-                               "bootstrap_p": 0.2, "holm_p": 1.4}]}, r"comparisons\[0\]\.holm_p")):
+                               "bootstrap_p": 0.2, "holm_p": 1.4}]}, r"comparisons\[0\]\.holm_p"),
+            ({"ensemble": {**ensemble, "wilson_high": 1.7}}, r"ensemble\.wilson_high must be a number in \[0, 1\]"),
+            ({"ensemble": {**ensemble, "shared_errors": [3, 340]}}, r"ensemble\.shared_errors\[1\] must be"),
+            ({"ensemble": {**ensemble, "repeated": [{"per_seed": [1, 4]}]}},
+             r"ensemble\.repeated\[0\]\.per_seed\[1\] must be a number in \[0, 2\], got 4")):
         path.write_text(json.dumps({**base, **change}))
         with pytest.raises(ValueError, match=message):
             results.load_results(path)
-    path.write_text(json.dumps(base))
+    path.write_text(json.dumps({**base, "ensemble": ensemble}))
     assert results.load_results(path)["models"] == good["models"]  # a sound summary reads back whole
 
 
@@ -257,6 +269,7 @@ def test_reference_results_come_from_the_committed_notebooks_run():
     assert run["cpu_flags"] is not None and isinstance(run["cpu_flags"], list)
     teacher = next(r for r in reference["training_runs"] if r["mode"] == "teacher")
     assert teacher["seeds"] == 3 and len(teacher["correct_per_seed"]) == 3  # the teacher's 3 seeds
+    teacher_seeds = reference["settings"]["teacher_seeds"]
     goals = reference["goals"]
     for goal in goals:  # a target is met or not as measured; a figure without one is reported
         if goal["target"].startswith("reported"):
@@ -264,6 +277,15 @@ def test_reference_results_come_from_the_committed_notebooks_run():
         else:
             assert isinstance(goal["met"], bool), goal["goal"]
     named = " | ".join(g["goal"] for g in goals)
+    for name in resolve_config("cpu").pool_students:
+        assert f"{name} on every label + the pool's soft labels" in " | ".join(g["goal"] for g in goals)
+    ensemble = reference["ensemble"]
+    assert ensemble["seeds"] == teacher_seeds and ensemble["wilson_low"] <= ensemble["accuracy"]
+    assert len(ensemble["errors_per_seed"]) == 3 and ensemble["repeated"]
+    pool = reference["pool"]
+    assert pool["schedule"] in ("equal steps", "equal epochs") and pool["modes"][0] in ("pool", "pool-ensemble")
+    compressed = {m["mode"] for m in measured if m["model"] in resolve_config("cpu").compression_students}
+    assert compressed == {"kd", pool["modes"][0]}  # distilled, and on the best recipe
     for target in ("teacher test accuracy", "accuracy minus the teacher's", "distilled minus plain",
                    "soft pool labels", "soft minus hard pool labels", "speed-up at batch size 1",
                    "fastest variant within", "a distillation step"):

@@ -386,3 +386,67 @@ def test_a_sweep_on_the_final_schedule_hands_its_runs_to_the_final_training(tiny
     assert len(calls) == 5  # the distilled run only: plain at T 4 is the same run as at T 2
     # seed 7 is no final seed: its runs were remembered by key, without weights
     assert not list((art.root / "runs").glob("*/model.safetensors"))
+
+
+def test_a_teacher_seed_keeps_its_logits_and_is_trained_again_without_them(tiny_splits, tmp_path, monkeypatch):
+    cfg = resolve_config("smoke", teacher_seeds=[42, 7])
+    art = Artifacts(tmp_path / "art")
+    pool = tiny_splits["validation"].iloc[:20].reset_index(drop=True)
+    frames = {**tiny_splits, "pool": pool}
+    calls = []
+    real = experiments.train_classifier
+    monkeypatch.setattr(experiments, "train_classifier", lambda *a, **k: calls.append(1) or real(*a, **k))
+    records = experiments.fine_tune_teachers(cfg, art, tiny_splits, pool)
+    assert len(calls) == 2 and art.teacher_seed_logits(7).is_file() and not art.teacher_seed_logits(42).exists()
+    logits = teacher_cache.teacher_logits_per_seed(art, art.teacher_records(), frames, cfg.max_length)
+    assert list(logits) == [42, 7] and logits[7]["pool"].shape == (20, 3)
+    # the kept test logits are the seed's own, as its record scored them
+    assert np.allclose(logits[7]["test"], np.asarray(records[1]["test_logits"]), atol=1e-5)
+    experiments.fine_tune_teachers(cfg, art, tiny_splits, pool)
+    assert len(calls) == 2  # both read back
+    # a seed trained before its logits were kept: trained again, to the same predictions
+    art.teacher_seed_logits(7).unlink()
+    again = experiments.fine_tune_teachers(cfg, art, tiny_splits, pool)
+    assert len(calls) == 3 and again[1]["test"]["n_correct"] == records[1]["test"]["n_correct"]
+    # logits kept for another pool are refused, naming the chapter that makes them
+    other = {**frames, "pool": pool.iloc[:10]}
+    with pytest.raises(ValueError, match=r"teacher seed 7 .* made for another run or other sentences.*02_teacher"):
+        teacher_cache.teacher_logits_per_seed(art, art.teacher_records(), other, cfg.max_length)
+    art.teacher_seed_logits(7).unlink()
+    with pytest.raises(ValueError, match=r"teacher seed 7 .* missing: re-run notebooks/02_teacher_finetuning"):
+        teacher_cache.teacher_logits_per_seed(art, art.teacher_records(), frames, cfg.max_length)
+    # a seed no longer asked for leaves neither its record nor its logits behind
+    experiments.fine_tune_teachers(cfg.replace(teacher_seeds=(42,)), art, tiny_splits, pool)
+    assert not list(art.teacher_seeds.iterdir())
+
+
+def test_pool_students_train_on_every_label_and_the_pool_with_a_schedule_chosen_on_validation(
+        tiny_teacher, tiny_splits, tmp_path):
+    from distill_utils import pool_recipe
+    from distill_utils.ensemble import ENSEMBLE, SINGLE, ensemble_logits
+    from distill_utils.metrics import optimizer_steps
+
+    art = with_teacher(tiny_teacher, tmp_path / "art")
+    cfg = resolve_config("smoke", seeds=[42], sweep_seeds=[42])
+    pool = tiny_splits["validation"].iloc[:40].reset_index(drop=True)
+    single = teacher_cache.cache_teacher_logits(art, {**tiny_splits, "pool": pool}, cfg.max_length)
+    schedule, runs = pool_recipe.choose_pool_schedule(cfg, art, tiny_splits, pool, single, temperature=2.0)
+    assert [(r["pool_schedule"], r["model"]) for r in runs] == [
+        ("equal steps", cfg.sweep_student), ("equal epochs", cfg.sweep_student)]
+    table = pool_recipe.schedule_table(runs).set_index("schedule")["validation_accuracy"]
+    best = table.max()
+    assert table[schedule] == best and (schedule == "equal steps" or table["equal steps"] < best)
+    plain = experiments.train_student(cfg, art, cfg.sweep_student, tiny_splits, seed=42,
+                                      loss=LossSettings(1.0, 1.0), save=False)
+    steps = next(r for r in runs if r["pool_schedule"] == "equal steps")
+    assert optimizer_steps(steps) == optimizer_steps(plain)  # the same steps, more sentences
+    assert steps["train_samples"] == len(tiny_splits["train"]) + len(pool) and steps["alpha"] == 0.0
+    other = {part: ensemble_logits([single[part], single[part] * 0.5]) for part in single}
+    records = pool_recipe.train_pool_students(cfg, art, tiny_splits, pool, {ENSEMBLE: other, SINGLE: single},
+                                              temperature=2.0, schedule="equal steps")
+    made = [(r["model"], r["mode"], r["pool_teacher"]) for r in records]
+    assert made == [*((name, mode, teacher) for name in cfg.pool_students
+                      for teacher, mode in (("ensemble", "pool-ensemble"), ("single", "pool"))),
+                    *((name, "pool-ensemble", "ensemble") for name in cfg.compression_students)]
+    for name, mode, _ in made:  # saved: chapter 5 benchmarks the compression student's
+        assert art.require_student(name, mode, 42) == art.student(name, mode, 42)
