@@ -120,8 +120,12 @@ def pool_pairs(cfg, teachers, *, against_ensemble: bool = False) -> list[tuple[s
 
 def compression_modes(art: Artifacts) -> tuple[str, ...]:
     """The compression students' runs chapter 5 benchmarks: distilled, and the best recipe's
-    (every label + the pool, from chapter 4's chosen teacher) when chapter 4 trained it."""
-    return ("kd", *pool_modes(art, read_json(art.require_experiments()))[:1])
+    (every label + the pool, from chapter 4's chosen teacher) when chapter 4 trained it. Students
+    trained without chapter 4 (`launch`, with several processes) have no chapter 4 record, and no
+    pool recipe: distilled only."""
+    if not art.experiments.is_file():
+        return ("kd",)
+    return ("kd", *pool_modes(art, read_json(art.experiments))[:1])
 
 
 def pool_modes(art: Artifacts, experiments: dict) -> list[str]:
