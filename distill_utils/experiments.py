@@ -8,6 +8,7 @@ determines it (`runs`); a finished run with the same key is read back, not train
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from .artifacts import Artifacts, checkpoint_fingerprint
 from .losses import PLAIN, LossSettings
 from .machine import mixed_precision, training_machine
 from .models import MODELS, load_pretrained
+from .progress import run_label, run_reused, run_started, run_trained
 from .runs import array_fingerprint, cached_run, frame_fingerprint, promote_checkpoint, remember_run, run_key
 from .data import split_agreement
 from .teacher_cache import cache_teacher_hidden, has_seed_logits, hidden_layer_map, keep_seed_logits
@@ -77,13 +79,19 @@ def fine_tune_teacher(cfg, art: Artifacts, splits: dict[str, pd.DataFrame], seed
     reused = cached_run(art, key_sha, art.teacher if primary else None)
     if kept and not has_seed_logits(art.teacher_seed_logits(seed), key_sha, kept, cfg.max_length):
         reused = None
-    if reused is None:
+    label = run_label(cfg.teacher, "teacher", seed)
+    if reused is not None:
+        run_reused(label)
+    else:
+        run_started(label)
+        started = time.perf_counter()
         model, tokenizer = load_pretrained(cfg.teacher, seed=seed)
         result = train_classifier(
             model, tokenizer, splits["train"], splits["validation"],
             epochs=cfg.teacher_epochs, learning_rate=cfg.teacher_lr, batch_size=cfg.batch_size,
             seed=seed, max_length=cfg.max_length, scratch_dir=art.scratch,
             bf16=cfg.bf16, warmup_ratio=cfg.warmup_ratio, weight_decay=cfg.weight_decay,
+            progress_label=label,
         )
         info = {"role": "teacher", "model": cfg.teacher, "profile": cfg.profile, "seed": seed,
                 "epochs": cfg.teacher_epochs, "learning_rate": cfg.teacher_lr,
@@ -95,6 +103,7 @@ def fine_tune_teacher(cfg, art: Artifacts, splits: dict[str, pd.DataFrame], seed
         reused = _finish_run(result, tokenizer, splits, cfg, art.teacher if primary else None, info)
         if not primary:
             remember_run(art, key_sha, reused)
+        run_trained(label, time.perf_counter() - started)
     if not primary:
         write_json(art.teacher_seed_record(seed), reused)
     return reused
@@ -149,8 +158,12 @@ def train_student(cfg, art: Artifacts, name: str, splits: dict[str, pd.DataFrame
         reused = cached_run(art, key_sha, art.student(name, mode, seed))
     if reused is None and save:
         reused = promote_checkpoint(art.run_checkpoint(key_sha), out_dir, key_sha)
+    label = run_label(name, mode, seed)
     if reused is not None:
+        run_reused(label)
         return reused
+    run_started(label)
+    started = time.perf_counter()
     model, tokenizer = load_pretrained(name, seed=seed, teacher_checkpoint=teacher_dir)
     teacher_hidden = None
     if loss.hidden_weight > 0:
@@ -163,6 +176,7 @@ def train_student(cfg, art: Artifacts, name: str, splits: dict[str, pd.DataFrame
         seed=seed, max_length=cfg.max_length, scratch_dir=art.scratch,
         bf16=cfg.bf16, warmup_ratio=cfg.warmup_ratio, weight_decay=cfg.weight_decay,
         loss=loss, teacher_logits=teacher_logits, teacher_hidden=teacher_hidden, row_alpha=row_alpha,
+        progress_label=label,
     )
     info = {"role": "student", "model": name, "profile": cfg.profile, "seed": seed,
             "mode": mode, "alpha": loss.alpha, "temperature": loss.temperature, "hidden_weight": loss.hidden_weight,
@@ -172,6 +186,7 @@ def train_student(cfg, art: Artifacts, name: str, splits: dict[str, pd.DataFrame
     record = _finish_run(result, tokenizer, splits, cfg, out_dir, info)
     if out_dir is None:
         remember_run(art, key_sha, record)
+    run_trained(label, time.perf_counter() - started)
     return record
 
 

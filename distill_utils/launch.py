@@ -27,6 +27,7 @@ from .artifacts import Artifacts
 from .data import read_splits
 from .experiments import fine_tune_teachers, train_students
 from .losses import LossSettings, choose_loss_settings
+from .progress import PROGRESS_ENV, TO_STDERR
 from .profiles import resolve_config
 from .sweep import best_sweep_point
 from .teacher_cache import cache_teacher_logits
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None) -> None:
         splits = read_splits(art.require_splits())
     except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
+    os.environ.setdefault(PROGRESS_ENV, TO_STDERR)  # each run and epoch, on this terminal
     rank, world = int(os.environ.get("RANK", "0")), training_processes()
     backend = lambda: dist.get_backend() if dist.is_available() and dist.is_initialized() else "one process"  # noqa: E731
     if args.role == "teacher":

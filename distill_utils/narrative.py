@@ -51,6 +51,13 @@ def _versus(tests: pd.DataFrame, model: str, a: str, b: str) -> str:
     return f"{row['difference_points']:+.2f} points, {verdict(row['difference_points'], _p(row))}"
 
 
+def _versus_with_interval(tests: pd.DataFrame, model: str, a: str, b: str, over: str) -> str:
+    """`_versus` with its 95% interval ahead of the verdict, the interval's kind named by ``over``."""
+    row = _row(tests, model=model, a=a, b=b)
+    return (f"{row['difference_points']:+.2f} points (95% interval over {over} {row['ci_low_points']:+.2f} to "
+            f"{row['ci_high_points']:+.2f}), {verdict(row['difference_points'], _p(row))}")
+
+
 def _budget_versus(tests: pd.DataFrame, student: str, fraction: float, a: str, b: str) -> str:
     """One budget comparison, found by its fields (`paired.family_tests`), never by its name."""
     row = _row(tests, model=student, fraction=fraction, mode_a=a, mode_b=b)
@@ -193,10 +200,13 @@ def gap_text(gap: float) -> str:
     return f"{points:.2f} points {'less' if gap > 0 else 'more'} accurate than the teacher"
 
 
-def benchmark_findings(table: pd.DataFrame, seed: int, best: dict | None, within_points: float) -> list[str]:
+def benchmark_findings(table: pd.DataFrame, seed: int, best: dict | None, within_points: float,
+                       front: pd.DataFrame | None = None) -> list[str]:
     """Chapter 5: the fastest student variant, the fastest one within ``within_points`` of the
-    teacher's mean accuracy over seeds (``best``, from `results.best_compressed`), every variant
-    whose answers differ from its fp32 form, and every skipped variant."""
+    teacher's mean accuracy over seeds (``best``, from `results.best_compressed`) or, when there
+    is none, the front that explains why (``front``: the variants, means over seeds, that no other
+    beats on both speed and accuracy, `benchmark.pareto_front`), every variant whose answers
+    differ from its fp32 form, and every skipped variant."""
     measured = table[table["skipped"].isna()]
     students = measured[measured["role"] == "student"]
     fastest = students.sort_values("latency_ms_median").iloc[0]
@@ -211,12 +221,29 @@ def benchmark_findings(table: pd.DataFrame, seed: int, best: dict | None, within
     else:
         lines.append(f"* No student variant comes within {within_points:g} point of the teacher's accuracy "
                      "(means over seeds) on this test split.")
+        if front is not None and len(front):
+            lines.append(frontier_sentence(front, _teacher_accuracy(table)))
     for _, row in measured[measured["accuracy_change_vs_fp32"].abs() > 0].iterrows():
         lines.append(f"* {row['model']} [{row['variant']}] answers differently from its fp32 form: "
                      f"{100 * row['accuracy_change_vs_fp32']:+.2f} points of accuracy.")
     for _, row in table[table["skipped"].notna()].iterrows():
         lines.append(f"* {row['model']} [{row['variant']}] was skipped: {row['skipped']}.")
     return lines
+
+
+def _teacher_accuracy(table: pd.DataFrame) -> float:
+    return float(table[(table["role"] == "teacher") & (table["variant"] == "fp32")]["accuracy"].iloc[0])
+
+
+def frontier_sentence(front: pd.DataFrame, teacher_accuracy: float) -> str:
+    """Why no variant is both fast and close to the teacher: the front of speed against mean
+    accuracy, slowest first, each with its speed-up and its gap to the fp32 teacher."""
+    steps = [f"{row['model']} [{row['variant']}] {speedup_text(row)} faster, "
+             f"{gap_text(teacher_accuracy - row['accuracy'])}"
+             for _, row in front.sort_values("latency_ms_median", ascending=False).iterrows()]
+    return ("* Why: along the front of speed against accuracy (the variants no other beats on both; means "
+            "over seeds, speed-ups against the fp32 teacher with 95% intervals over timing rounds) every "
+            f"step faster costs accuracy: {'; '.join(steps)}.")
 
 
 def significance_sentences(comparisons: list[dict]) -> list[str]:
@@ -344,14 +371,13 @@ def beat_the_teacher(results: dict, reference: dict) -> list[str]:
     lines.append(f"* **This book's best student**, {name} on every label plus the teacher's soft labels on the "
                  f"pool ({mode}), averages {_mean(training, name, mode):.2f}% over its seeds, the teacher "
                  f"{100 * teacher['accuracy_mean']:.2f}% over {int(teacher['seeds'])}: "
-                 f"{_versus(tests, name, mode, 'teacher')} (95% interval over sentences and seeds "
-                 f"{_interval_points(tests, name, mode, 'teacher')}).")
+                 f"{_versus_with_interval(tests, name, mode, 'teacher', 'sentences and seeds')}.")
     ensemble = results.get("ensemble") or {}
     if len(tests[(tests["model"] == name) & (tests["a"] == mode) & (tests["b"] == "ensemble")]):
+        over_sentences_and_seeds = "sentences and the student's seeds"
         lines.append(f"* Against the ensemble of the teacher's {len(ensemble['seeds'])} seeds "
-                     f"({100 * ensemble['accuracy']:.2f}%, one model): {_versus(tests, name, mode, 'ensemble')} "
-                     f"(95% interval over sentences and the student's seeds "
-                     f"{_interval_points(tests, name, mode, 'ensemble')}).")
+                     f"({100 * ensemble['accuracy']:.2f}%, one model): "
+                     f"{_versus_with_interval(tests, name, mode, 'ensemble', over_sentences_and_seeds)}.")
     shared = len(ensemble.get("shared_errors") or [])
     if shared:
         repeated = {(r["model"], r["mode"]): r["per_seed"] for r in ensemble["repeated"]}
@@ -362,11 +388,6 @@ def beat_the_teacher(results: dict, reference: dict) -> list[str]:
             lines.append(f"* **The teacher's shared errors**: every teacher seed gets the same {shared} test "
                          f"sentences wrong. The best student gets {_per_seed(best)} of them wrong{control}.")
     return lines
-
-
-def _interval_points(tests: pd.DataFrame, model: str, a: str, b: str) -> str:
-    row = _row(tests, model=model, a=a, b=b)
-    return f"{row['ci_low_points']:+.2f} to {row['ci_high_points']:+.2f} points"
 
 
 def _per_seed(counts: list[int]) -> str:

@@ -163,8 +163,8 @@ def compare_variants(records: list[dict], teachers: list[dict], labels,
     mode b may be "teacher": ``teachers`` holds the teacher's run records, one per teacher seed,
     and every teacher seed enters the comparison, so the teacher's own seed noise is in the
     interval. mode b may be "ensemble": the test logits of the teacher seeds' ensemble
-    (``ensemble``; one model, so its interval is over sentences and the student's seeds). Each row gives the mean accuracy difference a - b over seeds with its 95% interval
-    and p-value from `paired_bootstrap` (over test sentences and seeds), the exact McNemar p-value
+    (``ensemble``; one model, so its interval is over sentences and the student's seeds). Each
+    row gives the mean accuracy difference a - b over seeds with its 95% interval and p-value from `paired_bootstrap` (over test sentences and seeds), the exact McNemar p-value
     of each seed (the teacher of the same seed, or its first one), and the same bootstrap for the
     calibration error (`paired_bootstrap_ece`).
     """
@@ -182,6 +182,9 @@ def compare_variants(records: list[dict], teachers: list[dict], labels,
 
     rows = []
     for model, mode_a, mode_b in pairs:
+        if mode_b == "ensemble" and ensemble is None:
+            raise ValueError(f"{model}: {mode_a} vs ensemble needs the ensemble's test logits: pass "
+                             "ensemble= (`ensemble.ensemble_logits` of the teacher seeds, chapter 2)")
         a = logits(model, mode_a)
         if mode_b in references:
             b = references[mode_b]

@@ -17,8 +17,12 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable
 
 import nbformat
 import papermill
@@ -26,6 +30,7 @@ import papermill
 from ._io import atomic_path
 from .artifacts import Artifacts, artifacts_root, repo_root
 from .notebook import PROVENANCE_MIME
+from .progress import PROGRESS_ENV
 from .provenance import library_hash
 from .recording import current_runs, start_part
 from .profiles import PROFILE_ENV
@@ -41,9 +46,16 @@ def notebooks(root: Path) -> list[Path]:
     return sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
+def echo_progress(line: str) -> None:
+    print(f"[progress] {line}", flush=True)
+
+
 def execute(profile: str, out_dir: Path, parameters: dict | None = None,
-            only: list[str] | None = None) -> list[tuple[str, float]]:
-    """Run each numbered notebook in order with papermill; returns (notebook, seconds) pairs."""
+            only: list[str] | None = None,
+            on_progress: Callable[[str], None] = echo_progress) -> list[tuple[str, float]]:
+    """Run each numbered notebook in order with papermill; returns (notebook, seconds) pairs.
+    While one executes, each run it trains or reuses, and each epoch, goes to ``on_progress``
+    (the terminal), never into the notebook."""
     root = repo_root()
     os.chdir(root)  # papermill records the paths it is given: keep them relative to the repository
     out_dir = Path(out_dir).resolve()
@@ -69,7 +81,8 @@ def execute(profile: str, out_dir: Path, parameters: dict | None = None,
         for source in chosen:
             # each notebook gets the parameters it declares (papermill would inject the rest too)
             own = {k: v for k, v in (parameters or {}).items() if k in declared[source]}
-            timings.append(_execute_one(source, out_dir, root, profile, own))
+            with following_progress(on_progress):
+                timings.append(_execute_one(source, out_dir, root, profile, own))
         now = {record["run_key_sha"] for _, record in current_runs(art)}
         print(f"[pipeline] training runs: {len(now - banked)} trained by this execution, "
               f"{len(now & banked)} of {len(banked)} banked ones still current", flush=True)
@@ -79,6 +92,43 @@ def execute(profile: str, out_dir: Path, parameters: dict | None = None,
         else:
             os.environ[PROFILE_ENV] = previous
     return timings
+
+
+@contextmanager
+def following_progress(on_progress: Callable[[str], None], poll_s: float = 0.2):
+    """Name a fresh progress file for the kernel (`progress`, through the environment it inherits)
+    and hand each line written to it to ``on_progress`` while the block runs."""
+    handle, path = tempfile.mkstemp(prefix="distill-progress-", suffix=".log")
+    os.close(handle)
+    previous = os.environ.get(PROGRESS_ENV)
+    os.environ[PROGRESS_ENV] = path
+    stop = threading.Event()
+
+    def follow():
+        pending = b""  # a line half-written so far
+        with open(path, "rb") as stream:
+            while True:
+                pending += stream.readline()
+                if pending.endswith(b"\n"):
+                    on_progress(pending.decode("utf-8", "replace").rstrip("\n"))
+                    pending = b""
+                    continue
+                if stop.is_set():  # everything written before the notebook ended has been read
+                    break
+                stop.wait(poll_s)
+
+    follower = threading.Thread(target=follow, name="progress", daemon=True)
+    follower.start()
+    try:
+        yield path
+    finally:
+        stop.set()
+        follower.join()
+        if previous is None:
+            os.environ.pop(PROGRESS_ENV, None)
+        else:
+            os.environ[PROGRESS_ENV] = previous
+        os.unlink(path)
 
 
 def declared_parameters(notebook: Path) -> set[str]:

@@ -143,8 +143,8 @@ PROFILES: dict[str, Profile] = {
         sweep_epochs=6.0,
         sweep_seeds=(42, 1),
         budget_student="all-MiniLM-L6-v2",
-        # the full-data point is the student's own plain and distilled runs above (all labels)
-        budget_fractions=(0.03, 0.1),
+        # 100%: every label, with and without the pool (4 epochs, like the curve's other points)
+        budget_fractions=(0.03, 0.1, 1.0),
         pool_students=("distil-mpnet-6layer", "all-MiniLM-L6-v2"),
         budget_epochs=4.0,
         hidden_student="all-MiniLM-L6-v2",

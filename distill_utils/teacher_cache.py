@@ -130,12 +130,16 @@ def has_seed_logits(path: Path, run_key_sha: str, frames: dict[str, pd.DataFrame
 
 
 def teacher_logits_per_seed(art: Artifacts, records: list[dict], frames: dict[str, pd.DataFrame],
-                        max_length: int) -> dict[int, dict[str, np.ndarray]]:
+                            max_length: int, saved: dict[str, np.ndarray] | None = None,
+                            ) -> dict[int, dict[str, np.ndarray]]:
     """Every teacher seed's logits on each set of ``frames``, by seed: the saved teacher's from the
-    cache (`cache_teacher_logits`), the other seeds' as kept when they were trained. ``records``
-    are `Artifacts.teacher_records`, the saved teacher first. A seed whose logits are missing or
-    were made for another run or other sentences is refused, naming the chapter that makes them."""
-    out = {int(records[0]["seed"]): cache_teacher_logits(art, frames, max_length)}
+    cache (`cache_teacher_logits`; ``saved`` when the caller already holds them), the other seeds'
+    as kept when they were trained. ``records`` are `Artifacts.teacher_records`, the saved teacher
+    first. A seed whose logits are missing or were made for another run or other sentences is
+    refused, naming the chapter that makes them."""
+    if saved is not None and set(saved) != set(frames):
+        raise ValueError(f"the saved teacher's logits cover {sorted(saved)}, not {sorted(frames)}")
+    out = {int(records[0]["seed"]): saved if saved is not None else cache_teacher_logits(art, frames, max_length)}
     for record in records[1:]:
         seed = int(record["seed"])
         path = art.teacher_seed_logits(seed)

@@ -26,6 +26,7 @@ from .losses import PLAIN, LossSettings, distillation_loss, hidden_state_loss
 from .machine import mixed_precision
 from .metrics import classification_metrics
 from .inference import predict_logits
+from .progress import EpochProgress
 
 
 def tokenize_frame(df: pd.DataFrame, tokenizer, max_length: int, *, with_rows: bool = False,
@@ -214,7 +215,7 @@ def train_classifier(model, tokenizer, train_df: pd.DataFrame, eval_df: pd.DataF
                      warmup_ratio: float = 0.1, weight_decay: float = 0.01,
                      loss: LossSettings = PLAIN, teacher_logits: np.ndarray | None = None,
                      teacher_hidden: np.ndarray | None = None, teacher=None, teacher_tokenizer=None, row_alpha: np.ndarray | None = None,
-                     max_steps: int | None = None) -> TrainResult:
+                     max_steps: int | None = None, progress_label: str | None = None) -> TrainResult:
     """Fine-tune ``model`` on ``train_df``, evaluating on ``eval_df`` after every epoch.
 
     Distils when teacher outputs are given: cached ``teacher_logits`` (rows of train_df), or a
@@ -222,6 +223,7 @@ def train_classifier(model, tokenizer, train_df: pd.DataFrame, eval_df: pd.DataF
     (rows of train_df, shape (n, student layers, teacher width)) adds the hidden-state term, and
     ``row_alpha`` gives each sentence its own hard-label weight in [0, 1].
     ``max_steps`` stops early (the cost comparison times a few steps of each kind).
+    ``progress_label`` names the run in the epoch lines told to whoever runs it (`progress`).
     """
     set_seed(seed)
     precision = mixed_precision(bf16)
@@ -273,7 +275,7 @@ def train_classifier(model, tokenizer, train_df: pd.DataFrame, eval_df: pd.DataF
         data_collator=DistillationCollator(tokenizer, teacher_logits, teacher_hidden, teacher_tokenizer,
                                            row_alpha),
         compute_metrics=_compute_metrics,
-        callbacks=[timer],
+        callbacks=[timer, *([EpochProgress(progress_label)] if progress_label else [])],
         loss=loss,
         teacher=teacher,
     )

@@ -31,6 +31,12 @@ OUTSIDE_THE_PATH = {
     "read_json": "how a file is read",
     "display_path": "how a path is shown to a person",
     "atomic_path": "how a folder is written (atomically), not what it holds",
+    # where a run is, told to a person (`progress`): the trainer's callback only reads the state
+    "EpochProgress": "tells the epoch and the time left; reads the training state, changes nothing",
+    "run_label": "how a run is named to a person",
+    "run_reused": "tells that a run was read back",
+    "run_started": "tells that a run begins",
+    "run_trained": "tells that a run ended",
 }
 
 PACKAGE_DIR = Path(__file__).resolve().parent

@@ -72,7 +72,7 @@ def test_compare_variants_and_disagreements():
     ensemble = eye[[0, 1, 2, 2]]
     table = paired.compare_variants(records, [teacher], labels, [("s", "plain", "ensemble")], ensemble=ensemble)
     assert table.loc[0, "difference_points"] == pytest.approx(-25.0) and table.loc[0, "seeds_b"] == 1
-    with pytest.raises(ValueError, match="no seeds in common"):  # no ensemble given: no such model
+    with pytest.raises(ValueError, match="needs the ensemble's test logits: pass ensemble="):
         paired.compare_variants(records, [teacher], labels, [("s", "kd", "ensemble")])
     table = metrics.disagreements(["a", "b", "c", "d"], labels, teacher["test_logits"], records[0]["test_logits"])
     assert list(table["sentence"]) == ["d"] and table.loc[0, "right"] == "teacher"

@@ -112,6 +112,14 @@ def test_benchmark_findings():
     assert "2.00 points less accurate than the teacher" in lines[0]
     assert "within 1 point of the teacher's accuracy (means over seeds) is **s (kd) [fp32]**: 2.0x faster, 0.50 points less" in lines[1]
     assert "No student variant comes within 0.5 point" in narrative.benchmark_findings(table, 42, None, 0.5)[1]
+    # with none within reach, the front says why: slowest first, each with its speed-up and gap
+    front = table.iloc[[0, 2, 3]]
+    why = narrative.benchmark_findings(table, 42, None, 0.5, front=front)[2]
+    assert why.startswith("* Why: along the front of speed against accuracy")
+    assert why.endswith("t [fp32] 1.0x faster, exactly as accurate as the teacher; s (kd) [fp32] 2.0x faster, "
+                        "0.50 points less accurate than the teacher; s (kd) [onnx-int8] 10.0x faster, "
+                        "2.00 points less accurate than the teacher.")
+    assert len(narrative.benchmark_findings(table, 42, best, 0.5, front=front)) == len(lines)  # met: no why
     assert any("t [onnx-int8] answers differently from its fp32 form: -37.00 points" in line for line in lines)
     assert lines[-1] == "* s (kd) [bf16] was skipped: no bf16 instructions."
     assert narrative.gap_text(0.0) == "exactly as accurate as the teacher"
@@ -261,9 +269,11 @@ def test_can_a_student_beat_its_teacher_answers_from_the_recorded_figures():
     reference, best, ensemble, shared = narrative.beat_the_teacher(results, reference_intervals())
     assert reference.startswith("* **The reference**: the student answered 324 of 340 test sentences correctly, "
                                 "the teacher 321, a gap of 3 sentences") and reference.endswith("noise.")
-    assert "averages 96.00% over its seeds, the teacher 97.00% over 3: -1.00 points, not distinguishable" in best
-    assert "(95% interval over sentences and seeds -2.00 to +0.00 points)" in best
-    assert "Against the ensemble of the teacher's 3 seeds (97.35%, one model): -1.20 points" in ensemble
+    # the interval comes before the verdict and its p
+    assert ("averages 96.00% over its seeds, the teacher 97.00% over 3: -1.00 points (95% interval over "
+            "sentences and seeds -2.00 to +0.00), not distinguishable") in best
+    assert ("Against the ensemble of the teacher's 3 seeds (97.35%, one model): -1.20 points (95% interval "
+            "over sentences and the student's seeds") in ensemble
     assert shared.endswith("the same 3 test sentences wrong. The best student gets 2, 3 and 2 (per seed) of them "
                            "wrong; its plain control, which never saw the teacher, 3, 3 and 3 (per seed).")
     # without the recipe, only the reference is stated

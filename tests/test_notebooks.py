@@ -17,12 +17,19 @@ MACHINE_PATH = re.compile(r"(/work|/root|/tmp|/home)/[A-Za-z]")
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory, phrasebank_dir, monkeypatch_module):
+def smoke_progress():
+    """What the smoke run told its terminal (`progress`), line by line."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory, phrasebank_dir, monkeypatch_module, smoke_progress):
     monkeypatch_module.setenv("PHRASEBANK_DIR", str(phrasebank_dir))
     base = tmp_path_factory.mktemp("smoke")
     art = base / "artifacts"
     out = base / "executed"
-    timings = pipeline.execute("smoke", out / "notebooks", {"artifacts_dir": str(art)})
+    timings = pipeline.execute("smoke", out / "notebooks", {"artifacts_dir": str(art)},
+                               on_progress=smoke_progress.append)
     return out, art, timings
 
 
@@ -60,6 +67,20 @@ def test_smoke_notebooks_execute_without_errors_or_machine_paths(smoke_run):
             text = json.dumps(output.get("text", "")) + json.dumps(output.get("data", {}).get("text/plain", ""))
             assert not MACHINE_PATH.search(text), f"{path.name} cell {index} prints a machine path"
             assert "Traceback" not in text, f"{path.name} cell {index}"
+
+
+def test_a_run_says_where_it_is_in_the_terminal_and_never_in_the_pages(smoke_run, smoke_progress):
+    out, _, _ = smoke_run
+    told = "\n".join(smoke_progress)
+    for said in (r"training tiny-bert-random \(kd, seed 42\) \[\d+ runs? done here: \d+ trained, \d+ reused\]",
+                 r"  tiny-bert-random \(kd, seed 42\): epoch 1 of \d+, [\d.]+ min per epoch, about [\d.]+ min left",
+                 r"trained tiny-bert-random \(kd, seed 42\) in [\d.]+ min \[\d+ runs done here"):
+        assert re.search(said, told), said
+    for path in sorted((out / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for index, output in outputs(nb):
+            text = json.dumps(output.get("text", "")) + json.dumps(output.get("data", {}))
+            assert "min left" not in text and "done here" not in text, f"{path.name} cell {index}"
 
 
 def test_smoke_artifacts_are_handed_on(smoke_run):

@@ -32,13 +32,23 @@ def test_records_of_the_old_code_get_the_new_key_and_others_stay(tmp_path):
     write_record(saved, {**old, "seed": 3})
     other = {"seed": 4, "training_code": "another"}
     write_record(art.run_record(sha_of_key(other)), other)
+    # a teacher seed's record and the logits it kept, which name the run that made them
+    seed_key = {"role": "teacher", "seed": 5, "training_code": "old"}
+    seed_sha = write_record(art.teacher_seed_record(5), seed_key)
+    logits = art.teacher_seed_logits(5)
+    logits.write_text(json.dumps({"key": {"run_key_sha": seed_sha, "max_length": 64}, "logits": {"test": [[1, 2, 3]]}}))
 
     finished = 1_700_000_000  # when the runs finished: the recording's parts are counted from it
     for path in art.run_record_files():
         os.utime(path, (finished, finished))
-    assert rekey_runs.rekey(art, "old", "new", dry_run=True) == 3
+    assert rekey_runs.rekey(art, "old", "new", dry_run=True) == 4
     assert art.run_record(unsaved).is_file()  # a dry run changes nothing
-    assert rekey_runs.rekey(art, "old", "new", dry_run=False) == 3
+    assert json.loads(logits.read_text())["key"]["run_key_sha"] == seed_sha
+    assert rekey_runs.rekey(art, "old", "new", dry_run=False) == 4
+    new_seed_sha = json.loads(art.teacher_seed_record(5).read_text())["run_key_sha"]
+    assert new_seed_sha == sha_of_key({**seed_key, "training_code": "new"})
+    assert json.loads(logits.read_text()) == {"key": {"run_key_sha": new_seed_sha, "max_length": 64},
+                                              "logits": {"test": [[1, 2, 3]]}}  # found by its seed's new key
     assert {path.stat().st_mtime for path in art.run_record_files()} == {finished}  # re-keyed, not re-run
 
     new = {"seed": 1, "training_code": "new"}

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from distill_utils import pipeline, results
+from distill_utils.budget import BUDGET_MODES
 from distill_utils.reference import REFERENCE as EXPERIMENT
 from distill_utils.profiles import resolve_config
 
@@ -284,6 +285,11 @@ def test_reference_results_come_from_the_committed_notebooks_run():
     assert len(ensemble["errors_per_seed"]) == 3 and ensemble["repeated"]
     pool = reference["pool"]
     assert pool["schedule"] in ("equal steps", "equal epochs") and pool["modes"][0] in ("pool", "pool-ensemble")
+    # the budget curve runs from the smallest fraction to every label, in every mode, over 3 seeds
+    curve = {(row["fraction"], row["mode"]): row["seeds"] for row in reference["budget"]["summary"]}
+    fractions = resolve_config("cpu").budget_fractions
+    assert max(fractions) == 1.0 and {(f, m) for f in fractions for m in BUDGET_MODES} <= set(curve)
+    assert set(curve.values()) == {3}
     compressed = {m["mode"] for m in measured if m["model"] in resolve_config("cpu").compression_students}
     assert compressed == {"kd", pool["modes"][0]}  # distilled, and on the best recipe
     for target in ("teacher test accuracy", "accuracy minus the teacher's", "distilled minus plain",

@@ -402,6 +402,13 @@ def test_a_teacher_seed_keeps_its_logits_and_is_trained_again_without_them(tiny_
     assert list(logits) == [42, 7] and logits[7]["pool"].shape == (20, 3)
     # the kept test logits are the seed's own, as its record scored them
     assert np.allclose(logits[7]["test"], np.asarray(records[1]["test_logits"]), atol=1e-5)
+    # the saved teacher's logits, when the caller holds them, are taken as they are
+    held = teacher_cache.teacher_logits_per_seed(art, art.teacher_records(), frames, cfg.max_length,
+                                                 saved=logits[42])
+    assert held[42] is logits[42] and np.array_equal(held[7]["pool"], logits[7]["pool"])
+    with pytest.raises(ValueError, match=r"saved teacher's logits cover \['test'\], not"):
+        teacher_cache.teacher_logits_per_seed(art, art.teacher_records(), frames, cfg.max_length,
+                                              saved={"test": logits[42]["test"]})
     experiments.fine_tune_teachers(cfg, art, tiny_splits, pool)
     assert len(calls) == 2  # both read back
     # a seed trained before its logits were kept: trained again, to the same predictions

@@ -85,9 +85,15 @@ def recorded_code(art: Artifacts, candidates: set[str]) -> str:
     return matches[0]
 
 
+def kept_logit_files(art: Artifacts) -> list[Path]:
+    """The teacher seeds' kept logits: each names the run it was computed by (its key's sha)."""
+    return sorted(art.teacher_seeds.glob("logits-seed*.json"))
+
+
 def rekey(art: Artifacts, old_code: str, new_code: str, dry_run: bool) -> int:
-    """Give every record keyed by ``old_code`` its key under ``new_code``; the number of records."""
-    moved = 0
+    """Give every record keyed by ``old_code`` its key under ``new_code``, and the teacher seeds'
+    kept logits the new sha of the run that made them; the number of records."""
+    moved, new_sha_of = 0, {}
     for path in record_files(art):
         record = read_json(path)
         key = record.get("run_key") if isinstance(record, dict) else None
@@ -96,6 +102,7 @@ def rekey(art: Artifacts, old_code: str, new_code: str, dry_run: bool) -> int:
         old_sha = record["run_key_sha"]
         new_key = {**key, "training_code": new_code}
         new_sha = sha_of_key(new_key)
+        new_sha_of[old_sha] = new_sha
         moved += 1
         print(f"{path.relative_to(art.root)}: {old_sha[:12]} -> {new_sha[:12]}")
         if dry_run:
@@ -107,6 +114,14 @@ def rekey(art: Artifacts, old_code: str, new_code: str, dry_run: bool) -> int:
             os.replace(path, art.run_record(new_sha))
         elif path.parent == art.run_checkpoint(old_sha):  # kept weights, filed by their sha
             os.replace(path.parent, art.run_checkpoint(new_sha))
+    for path in kept_logit_files(art):
+        kept = read_json(path)
+        made_by = (kept.get("key") or {}).get("run_key_sha") if isinstance(kept, dict) else None
+        if made_by not in new_sha_of:
+            continue
+        print(f"{path.relative_to(art.root)}: made by {made_by[:12]} -> {new_sha_of[made_by][:12]}")
+        if not dry_run:
+            write_json(path, {**kept, "key": {**kept["key"], "run_key_sha": new_sha_of[made_by]}})
     return moved
 
 
