@@ -79,7 +79,7 @@ def goal_checks(cfg, training: pd.DataFrame, comparisons: list[dict], models: li
         else f">= {share:g} x FLOP ratio {ratio:.2f}x = {share * ratio:.2f}x",
         *_speedup_cells(student, None if ratio is None else share * ratio))
     measured, interval, met = _speedup_cells(best, goals.compressed_speedup_min)
-    add(f"fastest variant within {goals.compressed_gap_max_points:g} point of the teacher",
+    add(f"fastest variant within {goals.compressed_gap_max_points:g} point of the teacher's mean over its seeds",
         f">= {goals.compressed_speedup_min:g}x",
         "none within reach" if best is None else f"{measured} ({best['model']} {best['variant']})",
         interval, best is not None and met)

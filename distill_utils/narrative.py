@@ -201,12 +201,13 @@ def gap_text(gap: float) -> str:
 
 
 def benchmark_findings(table: pd.DataFrame, seed: int, best: dict | None, within_points: float,
-                       front: pd.DataFrame | None = None) -> list[str]:
+                       front: pd.DataFrame | None = None, teacher_accuracy: float | None = None) -> list[str]:
     """Chapter 5: the fastest student variant, the fastest one within ``within_points`` of the
     teacher's mean accuracy over seeds (``best``, from `results.best_compressed`) or, when there
     is none, the front that explains why (``front``: the variants, means over seeds, that no other
-    beats on both speed and accuracy, `benchmark.pareto_front`), every variant whose answers
-    differ from its fp32 form, and every skipped variant."""
+    beats on both speed and accuracy, `benchmark.pareto_front`; gaps from ``teacher_accuracy``,
+    `results.teacher_mean_accuracy`), every variant whose answers differ from its fp32 form, and
+    every skipped variant."""
     measured = table[table["skipped"].isna()]
     students = measured[measured["role"] == "student"]
     fastest = students.sort_values("latency_ms_median").iloc[0]
@@ -221,8 +222,8 @@ def benchmark_findings(table: pd.DataFrame, seed: int, best: dict | None, within
     else:
         lines.append(f"* No student variant comes within {within_points:g} point of the teacher's accuracy "
                      "(means over seeds) on this test split.")
-        if front is not None and len(front):
-            lines.append(frontier_sentence(front, _teacher_accuracy(table)))
+        if front is not None and len(front) and teacher_accuracy is not None:
+            lines.append(frontier_sentence(front, teacher_accuracy))
     for _, row in measured[measured["accuracy_change_vs_fp32"].abs() > 0].iterrows():
         lines.append(f"* {row['model']} [{row['variant']}] answers differently from its fp32 form: "
                      f"{100 * row['accuracy_change_vs_fp32']:+.2f} points of accuracy.")
@@ -231,19 +232,17 @@ def benchmark_findings(table: pd.DataFrame, seed: int, best: dict | None, within
     return lines
 
 
-def _teacher_accuracy(table: pd.DataFrame) -> float:
-    return float(table[(table["role"] == "teacher") & (table["variant"] == "fp32")]["accuracy"].iloc[0])
-
-
 def frontier_sentence(front: pd.DataFrame, teacher_accuracy: float) -> str:
     """Why no variant is both fast and close to the teacher: the front of speed against mean
-    accuracy, slowest first, each with its speed-up and its gap to the fp32 teacher."""
+    accuracy, slowest first, each with its speed-up and its gap to ``teacher_accuracy`` (the
+    teacher's mean over its seeds)."""
     steps = [f"{row['model']} [{row['variant']}] {speedup_text(row)} faster, "
              f"{gap_text(teacher_accuracy - row['accuracy'])}"
              for _, row in front.sort_values("latency_ms_median", ascending=False).iterrows()]
-    return ("* Why: along the front of speed against accuracy (the variants no other beats on both; means "
-            "over seeds, speed-ups against the fp32 teacher with 95% intervals over timing rounds) every "
-            f"step faster costs accuracy: {'; '.join(steps)}.")
+    return ("* Why: along the front of speed against accuracy (the variants no other beats on both; "
+            "accuracy as means over seeds, the teacher's over its seeds; speed-ups against the fp32 "
+            "teacher with 95% intervals over timing rounds) every step faster costs accuracy: "
+            f"{'; '.join(steps)}.")
 
 
 def significance_sentences(comparisons: list[dict]) -> list[str]:
