@@ -58,6 +58,8 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     tmp_target = tmp / target.name
     try:
         yield tmp_target
+        if tmp_target.is_dir():
+            seal_folder(tmp_target)
         if target.is_dir() and not target.is_symlink():
             old = target.with_name(f".old-{target.name}-{os.getpid()}")
             os.replace(target, old)
@@ -67,6 +69,75 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
             os.replace(tmp_target, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+# every folder written through `atomic_path` (a checkpoint among them) holds the sha256 and size of
+# each of its files here: a reader can tell a damaged or edited file from the one that was written
+SEAL_FILE = "sealed.json"
+
+
+class DamagedArtifact(ValueError):
+    """A file no longer holds what was written (flipped bits, a truncation, an edit)."""
+
+
+def seal_folder(folder: str | Path) -> None:
+    """Write `SEAL_FILE` into ``folder``: every other file's size and sha256."""
+    folder = Path(folder)
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != SEAL_FILE)
+    seal = {str(p.relative_to(folder)): {"bytes": p.stat().st_size, "sha256": sha256_file(p)} for p in files}
+    (folder / SEAL_FILE).write_text(json.dumps(seal, indent=1, sort_keys=True) + "\n")
+
+
+def check_seal(folder: str | Path, sha256=None) -> None:
+    """Refuse a folder whose files differ from its seal (size, then sha256; ``sha256(path)`` may be
+    a cached hash), or that has none. The error names the folder; the caller adds the fix."""
+    folder = Path(folder)
+    try:
+        seal = json.loads((folder / SEAL_FILE).read_text())
+    except (OSError, ValueError):
+        raise DamagedArtifact(f"{folder.name}/ carries no readable seal ({SEAL_FILE}): it was not written "
+                              "whole by this code") from None
+    for name, expected in seal.items():
+        path = folder / name
+        if not path.is_file() or path.stat().st_size != expected["bytes"]:
+            raise DamagedArtifact(f"{folder.name}/{name} is missing or has another size than was written")
+        if (sha256 or sha256_file)(path) != expected["sha256"]:
+            raise DamagedArtifact(f"{folder.name}/{name} does not hold what was written (its sha256 differs "
+                                  "from the seal: damaged or edited)")
+
+
+def _file_seal_path(path: Path) -> Path:
+    return path.with_name(path.name + ".seal.json")
+
+
+def seal_file(path: str | Path, made_from: str | None) -> str:
+    """Write beside ``path`` its size, sha256 and what it was made from; returns the sha256."""
+    path = Path(path)
+    sha = sha256_file(path)
+    write_json(_file_seal_path(path), {"bytes": path.stat().st_size, "sha256": sha, "made_from": made_from})
+    return sha
+
+
+def file_seal(path: str | Path) -> dict | None:
+    """The seal written beside ``path`` (`seal_file`), unchecked; None when there is none."""
+    try:
+        return read_json(_file_seal_path(Path(path)))
+    except (OSError, ValueError):
+        return None
+
+
+def sealed_file(path: str | Path, made_from: str | None) -> dict | None:
+    """The seal of ``path`` when the file is there as it was written from ``made_from``; None when
+    it is missing, half-written (no seal yet) or made from something else: it is to be made again.
+    A file whose bytes differ from its seal is refused (`DamagedArtifact`)."""
+    path = Path(path)
+    seal = file_seal(path)
+    if seal is None or not path.is_file() or seal.get("made_from") != made_from:
+        return None
+    if path.stat().st_size != seal["bytes"] or sha256_file(path) != seal["sha256"]:
+        raise DamagedArtifact(f"{path.parent.name}/{path.name} does not hold what was written (its sha256 "
+                              "differs from its seal: damaged or edited)")
+    return seal
 
 
 def _pid_alive(pid: int) -> bool:

@@ -31,7 +31,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from ._io import read_json, recover, sha256_file
+from ._io import DamagedArtifact, check_seal, read_json, recover, sha256_file
+from .lock import check_not_held_by_another
 
 ARTIFACTS_ENV = "DISTILL_ARTIFACTS"
 WEIGHTS_FILE = "model.safetensors"
@@ -96,6 +97,21 @@ def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
     return sha256_file(path)
 
 
+def _cached_sha256(path: Path) -> str:
+    stat = path.stat()
+    return _file_sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+def check_checkpoint(directory: str | os.PathLike, produced_by: str) -> None:
+    """Refuse a checkpoint whose files differ from its seal: flipped bits in its weights would
+    otherwise be benchmarked as the model (each file hashed once per version, like the teacher's)."""
+    try:
+        check_seal(directory, sha256=_cached_sha256)
+    except DamagedArtifact as error:
+        raise DamagedArtifact(f"{error}: delete the folder {display_path(directory, keep=2)} and re-run "
+                              f"notebooks/{PRODUCERS.get(produced_by, produced_by)}.ipynb, which makes it again") from None
+
+
 def read_run(directory: str | os.PathLike) -> dict:
     """The run record saved beside a checkpoint. A damaged one (truncated, not JSON) is refused with
     its path and the notebook that trains it again, never a bare JSON error."""
@@ -146,8 +162,10 @@ class Artifacts:
                 self.run_record("x").parent, self.root / "onnx", self.provenance("x").parent]
 
     def check_writable(self) -> "Artifacts":
-        """Fail early, not after hours of training: the folder must be writable, and no file may sit
-        where the layout keeps a folder. The error names the path and the fix."""
+        """Fail early, not after hours of training: no other process may be writing the folder, it
+        must be writable, and no file may sit where the layout keeps a folder. The error names the
+        path and the fix."""
+        check_not_held_by_another(self.root)  # one writer at a time (`lock`)
         for folder in self.folders():
             if folder.exists() and not folder.is_dir():
                 raise NotADirectoryError(f"{self.show(folder)} is a file, but the notebooks keep a folder there: "
@@ -165,6 +183,12 @@ class Artifacts:
 
     def __repr__(self) -> str:
         return f"Artifacts({display_path(self.root)!r})"
+
+    def low_resource(self, fraction: float) -> "Artifacts":
+        """The artifacts of the low-resource setting at ``fraction`` of the labels: a teacher that
+        saw only those labels, its logits and its students, in a layout of their own beside the
+        main run's (so nothing of one is ever taken for the other)."""
+        return Artifacts(self.root / "low-resource" / f"{100 * fraction:g}pct")
 
     # ------------------------------------------------------------------ where things live
     @property
@@ -282,10 +306,13 @@ class Artifacts:
         return Path(path)
 
     def require_checkpoint(self, directory: Path, produced_by: str) -> Path:
+        """A complete checkpoint whose files are the ones written (`_io.check_seal`), else an error
+        naming the folder and the notebook that makes it again."""
         recover(directory)
         if not is_checkpoint(directory):
             self.require(directory / WEIGHTS_FILE, produced_by)
             self.require(directory / RUN_FILE, produced_by)
+        check_checkpoint(directory, produced_by)
         return Path(directory)
 
     def require_splits(self) -> Path:

@@ -19,6 +19,7 @@ from sklearn.model_selection import train_test_split
 
 from ._io import read_json, sha256_file, write_json
 from .hub import hub_endpoint, hub_reachable
+from .parameters import read_parameter
 
 logger = logging.getLogger(__name__)
 
@@ -175,10 +176,18 @@ def load_phrasebank(agreement: str = "all", data_dir: str | Path | None = None) 
     key = check_agreement(agreement)
     filename = AGREEMENT_FILES[key]
     sources: list[tuple[str, object]] = []
-    if data_dir is not None:
-        sources.append(("data_dir argument", Path(data_dir)))
+    if data_dir is not None:  # given: used, or refused; never passed over for another source
+        folder = Path(read_parameter("data_dir", data_dir))
+        return _phrasebank_frame(*_read_from_dir(folder, filename), key, "data_dir argument", filename)
     if os.environ.get("PHRASEBANK_DIR"):
-        sources.append(("PHRASEBANK_DIR", Path(os.environ["PHRASEBANK_DIR"])))
+        folder = Path(os.environ["PHRASEBANK_DIR"])
+        if not folder.is_absolute() and not folder.is_dir():
+            raise PhraseBankNotFoundError(
+                f"PHRASEBANK_DIR={folder} is a relative path, read from the folder this runs in "
+                f"({Path.cwd().name}/), where it does not exist: set it to an absolute path, e.g. "
+                f'export PHRASEBANK_DIR="$(realpath {folder})", or run through the pipeline or make, '
+                "which read it from where the command was typed")
+        sources.append(("PHRASEBANK_DIR", folder))
     sources.append((f"Hugging Face Hub ({HUB_REPO})", None))
 
     failures: list[str] = []
@@ -193,15 +202,20 @@ def load_phrasebank(agreement: str = "all", data_dir: str | Path | None = None) 
         except Exception as error:  # noqa: BLE001 - every failure is reported below
             failures.append(f"- {label}: {type(error).__name__}: {error}")
             continue
-        parsed = parse_phrasebank(raw, source=origin)
-        df = clean_phrasebank(parsed)
-        df.attrs.update(agreement=key, source=label, file=filename, raw_rows=len(parsed),
-                        encoding=parsed.attrs["encoding"])
-        return df
+        return _phrasebank_frame(raw, origin, key, label, filename)
     raise PhraseBankNotFoundError(
         f"could not load Financial PhraseBank ({filename}); sources tried:\n" + "\n".join(failures)
         + "\nSet PHRASEBANK_DIR to a folder holding the Sentences_*Agree.txt files, or allow Hub access."
     )
+
+
+def _phrasebank_frame(raw: bytes, origin: str, key: str, source: str, filename: str) -> pd.DataFrame:
+    """The parsed, cleaned sentences of one file, with where they came from in ``attrs``."""
+    parsed = parse_phrasebank(raw, source=origin)
+    df = clean_phrasebank(parsed)
+    df.attrs.update(agreement=key, source=source, file=filename, raw_rows=len(parsed),
+                    encoding=parsed.attrs["encoding"])
+    return df
 
 
 def split_phrasebank(

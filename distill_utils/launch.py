@@ -17,15 +17,17 @@ up): ``accelerate launch --multi_gpu --num_processes 2 -m distill_utils.launch t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 
 import pandas as pd
 import torch.distributed as dist
 
-from ._io import read_json, training_processes
+from ._io import is_main_process, read_json, training_processes
 from .artifacts import Artifacts
 from .data import read_splits
 from .experiments import fine_tune_teachers, train_students
+from .lock import hold_artifacts
 from .losses import LossSettings, choose_loss_settings
 from .progress import PROGRESS_ENV, TO_STDERR
 from .profiles import resolve_config
@@ -67,17 +69,23 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(str(error))
     os.environ.setdefault(PROGRESS_ENV, TO_STDERR)  # each run and epoch, on this terminal
     rank, world = int(os.environ.get("RANK", "0")), training_processes()
+    # the main process holds the artifacts folder while the processes train (one writer at a time)
+    with hold_artifacts(art.root) if is_main_process() else contextlib.nullcontext():
+        records = _train(args, cfg, art, splits)
     backend = lambda: dist.get_backend() if dist.is_available() and dist.is_initialized() else "one process"  # noqa: E731
-    if args.role == "teacher":
-        records = fine_tune_teachers(cfg, art, splits)
-    else:
-        loss = _loss_settings(args, art)
-        logits = cache_teacher_logits(art, {"train": splits["train"]}, cfg.max_length)["train"]
-        records = train_students(cfg, art, splits, logits, loss=loss)
     for record in records:
         name = record["model"] + (f" ({record['mode']})" if record.get("mode") else "")
         print(f"[rank {rank} of {world}, {backend()}] {name}, seed {record['seed']}: {_steps(record)} optimizer "
               f"steps, test accuracy {100 * record['test']['accuracy']:.2f}%", flush=True)
+
+
+def _train(args, cfg, art: Artifacts, splits) -> list[dict]:
+    """Every teacher seed, or every student distilled and plain."""
+    if args.role == "teacher":
+        return fine_tune_teachers(cfg, art, splits)
+    loss = _loss_settings(args, art)
+    logits = cache_teacher_logits(art, {"train": splits["train"]}, cfg.max_length)["train"]
+    return train_students(cfg, art, splits, logits, loss=loss)
 
 
 if __name__ == "__main__":

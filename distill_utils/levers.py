@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ._io import atomic_path
+from ._io import DamagedArtifact, atomic_path, file_seal
 from .latency import latency_summary, time_interleaved
 from .benchmark import PerformanceBenchmark
 from .machine import torch_threads
@@ -85,10 +85,14 @@ def try_levers(model, tokenizer, teacher, teacher_tokenizer, test_df: pd.DataFra
     settings["teacher"] = ("baseline", f"fp32 teacher, PyTorch, {threads} threads",
                            _with_threads(teacher_fp32.forward, threads), teacher_tokenizer)
     skipped = []
+    # the benchmark's export of the same checkpoint (the folder is keyed by its weights), checked whole
+    made_from = (file_seal(export_dir / "model.onnx") or {}).get("made_from")
     with torch_threads(threads):
         try:
-            fp32_path = export_onnx(model, tokenizer, export_dir / "model.onnx")
+            fp32_path = export_onnx(model, tokenizer, export_dir / "model.onnx", made_from)
             dynamic_path = quantize_onnx(fp32_path, export_dir / "model.int8.onnx")
+        except DamagedArtifact:
+            raise  # named with its path, never reported as a lever this machine lacks
         except Exception as error:  # an export that fails is reported, never hidden
             raise VariantUnavailable(f"ONNX export failed: {type(error).__name__}") from error
         for level in ORT_LEVELS:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .artifacts import PRODUCERS, Artifacts, checkpoint_fingerprint, read_run
+from .data import read_splits
 from .runs import check_trained_on
 
 
@@ -65,10 +66,13 @@ def check_splits(records: list[dict], splits: dict, reader: str) -> None:
 
 
 def check_teacher_is(art: Artifacts, teacher: str) -> dict:
-    """The saved teacher is the profile's (not another profile's left in the same folder); its record."""
+    """The saved teacher is the profile's (not another profile's left in the same folder) and was
+    trained on the splits chapter 1 wrote last (not on those of another agreement or split seed);
+    its record."""
     record = read_run(art.require_teacher())
     if record.get("model") != teacher:
         raise StaleArtifact(f"the saved teacher in {art.show(art.teacher)} is {record.get('model')}, not this "
                             f"profile's {teacher}: run notebooks/{PRODUCERS['teacher']}.ipynb with this profile "
                             "(or set artifacts_dir to the folder of the profile that trained it)")
+    check_splits([record], read_splits(art.require_splits()), "the saved teacher")
     return record

@@ -13,6 +13,7 @@ chapter 6 wrote to ``results/reference.json``, beside the notebooks it came from
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -29,9 +30,11 @@ import papermill
 
 from ._io import atomic_path
 from .artifacts import Artifacts, artifacts_root, repo_root
+from .lock import hold_artifacts
 from .notebook import PROVENANCE_MIME
+from .parameters import FOLDER, NEW_FOLDER, PARAMETERS, ParameterError, read_parameter
 from .progress import PROGRESS_ENV
-from .provenance import library_hash
+from .provenance import PIPELINE_PARAMETERS_ENV, library_hash
 from .recording import current_runs, start_part
 from .profiles import PROFILE_ENV
 from .results import load_results
@@ -50,48 +53,94 @@ def echo_progress(line: str) -> None:
     print(f"[progress] {line}", flush=True)
 
 
+def select_notebooks(root: Path, only: list[str] | None, *, downstream: bool = True) -> list[Path]:
+    """The notebooks to execute: all, or those ``only`` names (number prefixes) and, with
+    ``downstream`` (when a book is built from them), every notebook after the first of them: a
+    later chapter reads what an earlier one wrote, and a chapter 4 with new settings beside an old
+    chapter 5 would make one book of two runs. A prefix that matches no notebook is refused."""
+    every = notebooks(root)
+    if not only:
+        return every
+    unmatched = [prefix for prefix in only if not any(path.name.startswith(prefix) for path in every)]
+    if unmatched:
+        raise SystemExit(f"[pipeline] --only {' '.join(unmatched)} matches no notebook; "
+                         f"notebooks: {', '.join(path.name for path in every)}")
+    asked = [i for i, path in enumerate(every) if any(path.name.startswith(prefix) for prefix in only)]
+    return every[asked[0]:] if downstream else [every[i] for i in asked]
+
+
 def execute(profile: str, out_dir: Path, parameters: dict | None = None,
             only: list[str] | None = None,
-            on_progress: Callable[[str], None] = echo_progress) -> list[tuple[str, float]]:
+            on_progress: Callable[[str], None] = echo_progress,
+            base: str | os.PathLike | None = None, downstream: bool = True) -> list[tuple[str, float]]:
     """Run each numbered notebook in order with papermill; returns (notebook, seconds) pairs.
     While one executes, each run it trains or reuses, and each epoch, goes to ``on_progress``
-    (the terminal), never into the notebook."""
+    (the terminal), never into the notebook. Parameters are read through their declared types
+    before anything runs; relative folders (``data_dir``, ``artifacts_dir``, ``PHRASEBANK_DIR``)
+    are read from ``base``, where the command was typed (the current folder by default). The
+    artifacts folder is held (`lock`) for the whole execution. ``downstream``: see
+    `select_notebooks`."""
+    base = Path(base or os.getcwd())
     root = repo_root()
+    chosen = select_notebooks(root, only, downstream=downstream)
+    declared = {source: declared_parameters(source) for source in chosen}
+    parameters = check_parameters(parameters or {}, declared, base=base)
+    for line in parameter_reach(parameters, chosen, declared):
+        print(f"[pipeline] note: {line}", flush=True)
+    phrasebank = os.environ.get("PHRASEBANK_DIR")
+    if phrasebank and not Path(phrasebank).is_absolute():  # the kernels run in notebooks/
+        os.environ["PHRASEBANK_DIR"] = str(base / phrasebank)
     os.chdir(root)  # papermill records the paths it is given: keep them relative to the repository
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     timings = []
     # The kernel inherits the profile through the environment, so the executed notebooks carry no
     # injected `profile = ...` line and nbval can re-run them under another profile.
-    previous = os.environ.get(PROFILE_ENV)
+    saved = {name: os.environ.get(name) for name in (PROFILE_ENV, PIPELINE_PARAMETERS_ENV)}
     os.environ[PROFILE_ENV] = profile
-    chosen = [source for source in notebooks(root)
-              if not only or any(source.name.startswith(prefix) for prefix in only)]
-    declared = {source: declared_parameters(source) for source in chosen}
-    check_parameters(parameters or {}, declared)
-    # a part of the recording begins: chapter 4 counts the parts its runs were trained in. A relative
-    # artifacts_dir is read, as the notebooks read it, from the notebooks' folder (their cwd)
-    override = (parameters or {}).get("artifacts_dir")
-    if override and not Path(override).is_absolute():
-        override = root / "notebooks" / override
-    art = Artifacts(artifacts_root(profile, override)).check_writable()
-    start_part(art)
-    banked = {record["run_key_sha"] for _, record in current_runs(art)}
+    os.environ[PIPELINE_PARAMETERS_ENV] = json.dumps(recorded_parameters(parameters), sort_keys=True)
+    art = Artifacts(artifacts_root(profile, parameters.get("artifacts_dir"))).check_writable()
     try:
-        for source in chosen:
-            # each notebook gets the parameters it declares (papermill would inject the rest too)
-            own = {k: v for k, v in (parameters or {}).items() if k in declared[source]}
-            with following_progress(on_progress):
-                timings.append(_execute_one(source, out_dir, root, profile, own))
-        now = {record["run_key_sha"] for _, record in current_runs(art)}
-        print(f"[pipeline] training runs: {len(now - banked)} trained by this execution, "
-              f"{len(now & banked)} of {len(banked)} banked ones still current", flush=True)
+        with hold_artifacts(art.root):
+            # a part of the recording begins: chapter 4 counts the parts its runs were trained in
+            start_part(art)
+            banked = {record["run_key_sha"] for _, record in current_runs(art)}
+            for source in chosen:
+                # each notebook gets the parameters it declares (papermill would inject the rest too)
+                own = {k: v for k, v in parameters.items() if k in declared[source]}
+                with following_progress(on_progress):
+                    timings.append(_execute_one(source, out_dir, root, profile, own))
+            now = {record["run_key_sha"] for _, record in current_runs(art)}
+            print(f"[pipeline] training runs: {len(now - banked)} trained by this execution, "
+                  f"{len(now & banked)} of {len(banked)} banked ones still current", flush=True)
     finally:
-        if previous is None:
-            os.environ.pop(PROFILE_ENV, None)
-        else:
-            os.environ[PROFILE_ENV] = previous
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     return timings
+
+
+def recorded_parameters(parameters: dict) -> dict:
+    """The -p values as the executed notebooks record them: a folder by its name only (no
+    machine path in a notebook's outputs)."""
+    return {name: Path(value).name if PARAMETERS.get(name) in (FOLDER, NEW_FOLDER) else value
+            for name, value in parameters.items()}
+
+
+def parameter_reach(parameters: dict, chosen: list[Path], declared: dict[Path, set[str]]) -> list[str]:
+    """Say which later chapters a parameter does not reach: they use the profile's value (e.g.
+    ``students`` reaches chapter 4 only; chapters 5 and 6 report the profile's students)."""
+    lines = []
+    for name in parameters:
+        takers = [i for i, source in enumerate(chosen) if name in declared[source]]
+        missed = [source.stem for source in chosen[takers[0] + 1:] if name not in declared[source]] \
+            if takers else []
+        if missed and name not in ("profile", "artifacts_dir", "data_dir"):
+            lines.append(f"{name} is a parameter of {', '.join(chosen[i].stem for i in takers)} only; "
+                         f"{', '.join(missed)} use the profile's {name}")
+    return lines
 
 
 @contextmanager
@@ -136,14 +185,25 @@ def declared_parameters(notebook: Path) -> set[str]:
     return set(papermill.inspect_notebook(str(notebook)))
 
 
-def check_parameters(parameters: dict, declared: dict[Path, set[str]]) -> None:
+def check_parameters(parameters: dict, declared: dict[Path, set[str]],
+                     base: str | os.PathLike | None = None) -> dict:
     """Refuse, before anything runs, a parameter that no notebook declares (a typo such as
-    ``tempreature`` would otherwise be injected, ignored, and the run silently use the default)."""
+    ``tempreature`` would otherwise be injected, ignored, and the run silently use the default)
+    and a value its declared type cannot take (`parameters.read_parameter`). Returns the values
+    to pass on, a relative folder made absolute from ``base``, where the command was typed."""
     known = set().union(*declared.values()) if declared else set()
     unknown = sorted(set(parameters) - known)
     if unknown:
         raise SystemExit(f"[pipeline] unknown parameter(s) {', '.join(unknown)}: no notebook declares "
                          f"{'it' if len(unknown) == 1 else 'them'}. Parameters: {', '.join(sorted(known))}")
+    checked = {}
+    for name, value in parameters.items():
+        try:
+            read = read_parameter(name, value, base=base)
+        except ParameterError as error:
+            raise SystemExit(f"[pipeline] {error}") from None
+        checked[name] = read if PARAMETERS.get(name) in (FOLDER, NEW_FOLDER) else value
+    return checked
 
 
 def _execute_one(source: Path, out_dir: Path, root: Path, profile: str,
@@ -234,16 +294,47 @@ def provenance_report(notebooks_dir: Path) -> list[str]:
     return lines
 
 
-def build_book(source: Path) -> Path:
-    """jupyter-book build with warnings as errors (--keep-going lists them all).
+def check_one_run(notebooks_dir: Path) -> None:
+    """Refuse to make one book of notebooks that are not one run: one with no outputs, another
+    profile, or a parameter one chapter was given and a chapter that also declares it was not
+    (the pipeline re-executes every chapter after the first it runs, so these meet only when
+    executions with other settings were staged together). Names the notebooks and the fix."""
+    notebooks_dir = Path(notebooks_dir)
+    paths = sorted(notebooks_dir.glob("[0-9][0-9]_*.ipynb"))
+    records = {path: recorded_run(path) for path in paths}
+    missing = [path.name for path, record in records.items() if record is None]
+    if missing:
+        raise SystemExit(f"[pipeline] {', '.join(missing)} in {notebooks_dir.name}/ has no outputs (never executed, "
+                         "or cleared): execute it first (make run, or make reference for the committed book)")
+    profiles = {record.get("profile") for record in records.values()}
+    if len(profiles) > 1:
+        raise SystemExit(f"[pipeline] the notebooks come from several profiles ({', '.join(sorted(map(str, profiles)))}): "
+                         "run the pipeline again without --only")
+    given = {path: record.get("pipeline_parameters") or {} for path, record in records.items()}
+    for name in sorted(set().union(*given.values())):
+        values = {}
+        for path in paths:
+            if name in declared_parameters(path):
+                values.setdefault(json.dumps(given[path].get(name)), []).append(path.stem)
+        if len(values) > 1:
+            seen = "; ".join(f"{', '.join(stems)}: {json.loads(value)!r}" for value, stems in values.items())
+            raise SystemExit(f"[pipeline] the notebooks were executed with different values of {name} ({seen}; "
+                             "None: the profile's): one book shows one run; run the pipeline again with the same "
+                             "parameters for every notebook, or without --only")
 
-    Prints first which library code each notebook's outputs came from.
-    """
+
+def build_book(source: Path) -> Path:
+    """jupyter-book build with warnings as errors (--keep-going lists them all), of notebooks that
+    are one run (`check_one_run`). Prints first which library code each notebook's outputs came from."""
+    check_one_run(Path(source) / "notebooks")
     for line in provenance_report(Path(source) / "notebooks"):
         print(line, flush=True)
     jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or "jupyter-book"
     command = [jb, "build", str(source), "-W", "--keep-going"]
-    subprocess.run(command, check=True)
+    finished = subprocess.run(command)
+    if finished.returncode:
+        raise SystemExit(f"[pipeline] jupyter-book build failed (exit {finished.returncode}): the warnings above name "
+                         "each page and cell; a warning is an error here, so the book is not published")
     return source / "_build" / "html"
 
 
@@ -269,19 +360,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-book", action="store_true", help="execute only")
     parser.add_argument("--book-only", action="store_true",
                         help="render the committed notebooks as they are (no execution)")
-    parser.add_argument("--only", nargs="*", help="notebook number prefixes to run, e.g. 03 04")
+    parser.add_argument("--only", nargs="*", help="notebook number prefixes to run, e.g. 03 04; unless --no-book, "
+                        "the notebooks after the first of them run too (one book, one run)")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="extra papermill parameter (value read as papermill -p reads it)")
     args = parser.parse_args(argv)
     parameters = {name: parse_parameter(value) for name, value in args.parameter}
     root = repo_root()
+    if args.in_place and args.profile != REFERENCE_PROFILE:
+        raise SystemExit(f"[pipeline] --in-place writes over the committed notebooks, which are the recorded "
+                         f"{REFERENCE_PROFILE} run: run profile {args.profile} without --in-place (its notebooks "
+                         f"go to _build/executed/{args.profile}/)")
     if args.book_only:
         html = build_book(root)
         print(f"[pipeline] book: {html.relative_to(root) / 'index.html'}")
         return
     stage = root / "notebooks" if args.in_place else root / "_build" / "executed" / args.profile
     out_dir = stage if args.in_place else stage / "notebooks"
-    timings = execute(args.profile, out_dir, parameters, args.only)
+    try:
+        timings = execute(args.profile, out_dir, parameters, args.only, downstream=not args.no_book)
+    except (ValueError, OSError, RuntimeError) as error:  # named by the code: no traceback before it
+        raise SystemExit(f"[pipeline] {error}") from None
     for name, seconds in timings:
         print(f"[pipeline] {name}: {seconds / 60:.1f} min")
     if args.in_place and args.profile == REFERENCE_PROFILE and not args.only and not parameters:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ._io import read_json
 from .artifacts import Artifacts, display_path
-from .budget import with_soft_pool
+from .budget import batches_per_epoch, epochs_for_steps, with_soft_pool
 from .ensemble import ENSEMBLE, SINGLE
 from .experiments import train_student
 from .losses import LossSettings
@@ -29,13 +29,12 @@ POOL_SCHEDULES = ("equal steps", "equal epochs")
 
 def pool_epochs(schedule: str, epochs: float, labelled: int, pooled: int, batch_size: int) -> float:
     """Epochs over labelled + pool sentences for ``schedule``: "equal epochs" keeps ``epochs``;
-    "equal steps" takes as many optimiser steps as ``epochs`` over the labelled sentences alone
-    (rounded down to 4 decimals, so the `Trainer`'s ceiling lands on the same step count)."""
+    "equal steps" takes as many optimiser steps as ``epochs`` over the labelled sentences alone."""
     if schedule == "equal epochs":
         return float(epochs)
     if schedule == "equal steps":
-        steps = epochs * math.ceil(labelled / batch_size)
-        return math.floor(1e4 * steps / math.ceil((labelled + pooled) / batch_size)) / 1e4
+        steps = math.ceil(epochs * batches_per_epoch(labelled, batch_size))
+        return epochs_for_steps(steps, labelled + pooled, batch_size)
     raise ValueError(f"unknown pool schedule {schedule!r}; valid: {', '.join(POOL_SCHEDULES)}")
 
 

@@ -11,9 +11,11 @@ import os
 import sys
 from dataclasses import dataclass
 
+from .augment import AugmentRates
 from .data import check_agreement
 from .losses import check_alpha, check_temperature
 from .models import check_model_name
+from .parameters import PARAMETERS, read_parameter
 
 DEFAULT_PROFILE = "cpu"
 PROFILE_ENV = "DISTILL_PROFILE"
@@ -91,6 +93,16 @@ class Profile:
     budget_seeds: tuple[int, ...] = ()  # () = the training seeds
     budget_epochs: float | None = None  # None: student_epochs
     pool_limit: int | None = None  # stratified subsample of the never-seen pool (smoke and ci runs)
+    # the low-resource arm: the budget curve at this fraction with a teacher that saw only those
+    # labels (None: not run)
+    low_resource_fraction: float | None = None
+    # the transfer-set size curve (`transfer_curve`), at every label: the transfer set's sizes as
+    # multiples of the labelled sentences beyond the pool's own (): not run); candidate augmentation
+    # rates (mask, n-gram, delete, swap; `augment.AugmentRates`) and step budgets (multiples of the
+    # plain student's steps), chosen on validation
+    transfer_multiples: tuple[float, ...] = ()
+    transfer_rates: tuple[tuple[float, float, float, float], ...] = ((0.1, 0.25, 0.05, 0.05),)
+    transfer_step_multiples: tuple[float, ...] = (2.0,)
     # the best recipe (`pool_recipe`): every label plus the teacher's soft labels on the pool, for
     # these students (each has its plain control) and the compression students; () for none
     pool_students: tuple[str, ...] = ()
@@ -147,6 +159,11 @@ PROFILES: dict[str, Profile] = {
         budget_fractions=(0.03, 0.1, 1.0),
         pool_students=("distil-mpnet-6layer", "all-MiniLM-L6-v2"),
         budget_epochs=4.0,
+        low_resource_fraction=0.1,
+        # Tang et al. 2019's rates, and one with half the n-gram fragments
+        transfer_multiples=(5.0, 10.0),
+        transfer_rates=((0.1, 0.25, 0.05, 0.05), (0.1, 0.1, 0.05, 0.05)),
+        transfer_step_multiples=(2.0,),
         hidden_student="all-MiniLM-L6-v2",
         cost_steps=20,
         goals=Goals(),  # the issues' targets for this profile's recorded run
@@ -216,6 +233,8 @@ PROFILES: dict[str, Profile] = {
         budget_student="tiny-bert-random",
         budget_fractions=(0.1,),
         pool_limit=200,
+        low_resource_fraction=0.1,
+        transfer_multiples=(2.0,),
         pool_students=("tiny-bert-random",),
         sweep_alphas=(0.1, 0.9),
         sweep_temperatures=(1.0, 4.0),
@@ -242,6 +261,7 @@ PROFILES["ci"] = dataclasses.replace(
     seeds=(42, 1), sweep_alphas=(0.1, 0.9), sweep_temperatures=(1.0, 4.0), sweep_epochs=1.0,
     sweep_seeds=(), budget_fractions=(0.1, 1.0), budget_seeds=(42,), budget_epochs=None, pool_limit=300,
     cost_steps=5, latency_runs=30, throughput_batches=2, goals=None,
+    transfer_multiples=(3.0,), transfer_rates=PROFILES["cpu"].transfer_rates[:1],
 )
 
 
@@ -274,14 +294,13 @@ def get_profile(name: str | None = None) -> Profile:
 
 
 def resolve_config(profile: str | None = None, **overrides) -> Profile:
-    """The profile with every non-None override applied (the notebooks' parameters cell)."""
-    base = get_profile(profile)
-    changes = {key: value for key, value in overrides.items() if value is not None}
-    for name, convert in (("students", str), ("seeds", int), ("sweep_alphas", float),
-                          ("sweep_temperatures", float), ("sweep_seeds", int), ("budget_fractions", float),
-                          ("budget_seeds", int), ("teacher_seeds", int), ("pool_students", str)):
-        if name in changes:
-            changes[name] = _as_tuple(name, changes[name], convert)
+    """The profile with every non-None override applied (the notebooks' parameters cell). Each
+    value is read through its declared type (`parameters.read_parameter`): a value of the wrong
+    type is refused, naming the parameter, the value and what is expected."""
+    base = get_profile(read_parameter("profile", profile))
+    known = {f.name for f in dataclasses.fields(Profile)}
+    changes = {key: read_parameter(key, value) if key in PARAMETERS or key not in known else value
+               for key, value in overrides.items() if value is not None}
     if "agreement" in changes:  # 75, "75" and "75Agree" all name the same file
         changes["agreement"] = check_agreement(changes["agreement"])
     if "seed" in changes and "seeds" not in changes:
@@ -307,23 +326,6 @@ def resolve_config(profile: str | None = None, **overrides) -> Profile:
     return cfg
 
 
-def _as_tuple(name: str, value, convert) -> tuple:
-    """A tuple from a papermill value: a list, a single value or a comma-separated string; an
-    error names the parameter and the value it could not read."""
-    items = value
-    if isinstance(value, str):
-        items = [part.strip() for part in value.split(",") if part.strip()]
-    elif not isinstance(value, (list, tuple)):
-        items = [value]
-    if not items:
-        raise ValueError(f"{name} needs at least one value, got {value!r}")
-    try:
-        return tuple(convert(v) for v in items)
-    except (TypeError, ValueError):
-        kind = {int: "integers", float: "numbers", str: "names"}[convert]
-        raise ValueError(f"{name} must be comma-separated {kind}, e.g. {name}=\"42,1\"; got {value!r}") from None
-
-
 def _validate(cfg: Profile) -> None:
     check_model_name(cfg.teacher)
     for student in cfg.students + cfg.compression_students:
@@ -347,6 +349,15 @@ def _validate(cfg: Profile) -> None:
             raise ValueError(f"{name} must be distinct, got {list(getattr(cfg, name))}")
     if not cfg.budget_fractions or not all(0 < f <= 1 for f in cfg.budget_fractions):
         raise ValueError(f"budget_fractions must lie in (0, 1], got {list(cfg.budget_fractions)}")
+    if cfg.low_resource_fraction is not None and not 0 < cfg.low_resource_fraction < 1:
+        raise ValueError(f"low_resource_fraction must lie in (0, 1), got {cfg.low_resource_fraction}")
+    if any(m <= 0 for m in cfg.transfer_multiples) or any(m <= 0 for m in cfg.transfer_step_multiples):
+        raise ValueError("transfer_multiples and transfer_step_multiples must be > 0, got "
+                         f"{list(cfg.transfer_multiples)} and {list(cfg.transfer_step_multiples)}")
+    if not cfg.transfer_step_multiples or not cfg.transfer_rates:
+        raise ValueError("transfer_step_multiples and transfer_rates need at least one value each")
+    for rates in cfg.transfer_rates:
+        AugmentRates(*rates)  # each rate in [0, 1]
     if not cfg.sweep_alphas or not cfg.sweep_temperatures:
         raise ValueError("sweep_alphas and sweep_temperatures need at least one value each")
     for value in cfg.sweep_alphas:

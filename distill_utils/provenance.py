@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import json
+import os
 import platform
 from pathlib import Path
 
 import torch
 
 from .machine import describe_machine
+
+# set by the pipeline for the notebooks it executes: the -p values of that execution, as JSON
+PIPELINE_PARAMETERS_ENV = "DISTILL_PIPELINE_PARAMETERS"
 
 PACKAGES = ("torch", "transformers", "tokenizers", "datasets", "accelerate", "huggingface_hub",
             "scikit-learn", "numpy", "pandas", "papermill")
@@ -34,6 +39,8 @@ def run_metadata(cfg) -> dict:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             versions[name] = None
+    given = os.environ.get(PIPELINE_PARAMETERS_ENV)
     return {"profile": cfg.profile, "parameters": {k: v for k, v in cfg.as_dict().items() if k != "artifacts_dir"},
+            "pipeline_parameters": json.loads(given) if given else None,
             "python": platform.python_version(), "packages": versions,
             "distill_utils_sha": library_hash(), "threads": torch.get_num_threads(), "machine": describe_machine()}

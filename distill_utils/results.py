@@ -10,6 +10,8 @@ a recorded cpu run (``make reference``) copies it to ``results/reference.json``.
 """
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 
 import numpy as np
@@ -217,6 +219,14 @@ def _number(name: str, where: str, value, low: float, high: float, *, optional: 
                          "summary again with notebooks/06_results.ipynb")
 
 
+def _positive(name: str, where: str, value, *, optional: bool = False) -> None:
+    """A measured size or speed: a finite number above zero."""
+    _number(name, where, value, math.ulp(0.0), math.inf, optional=optional)
+    if not math.isfinite(value if value is not None else 1.0):
+        raise ValueError(f"{name}: {where} must be finite, got {value!r}; write the summary again with "
+                         "notebooks/06_results.ipynb")
+
+
 def _objects(name: str, key: str, items, *, non_empty: bool = False) -> list[dict]:
     if not isinstance(items, list) or (non_empty and not items):
         raise ValueError(f"{name}: {key} must be a{' non-empty' if non_empty else ''} list, got {items!r:.60}")
@@ -243,6 +253,14 @@ def _check_models(name: str, models) -> None:
                 raise ValueError(f"{name}: models[{i}].{field}.per_seed must be a list {label}")
             for j, value in enumerate(per_seed):
                 _number(name, f"models[{i}].{field}.per_seed[{j}] {label}", value, 0, 1)
+        # size and speed: finite and above zero (a NaN, a negative or a zero latency is no measurement)
+        latency = model.get("latency_ms") if isinstance(model.get("latency_ms"), dict) else {}
+        for key in ("median", "p95", "ci_low", "ci_high"):
+            _positive(name, f"models[{i}].latency_ms.{key} {label}", latency.get(key), optional=key.startswith("ci"))
+        throughput = model.get("throughput") if isinstance(model.get("throughput"), dict) else {}
+        _positive(name, f"models[{i}].throughput.samples_per_s {label}", throughput.get("samples_per_s"))
+        for key in ("size_mb", "parameters"):
+            _positive(name, f"models[{i}].{key} {label}", model.get(key))
 
 
 def _check_training_runs(name: str, runs) -> None:

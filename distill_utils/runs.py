@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._io import is_main_process, read_json, write_json
-from .artifacts import RUN_FILE, Artifacts, is_checkpoint, read_run
+from ._io import is_main_process, read_json, seal_folder, write_json
+from .artifacts import RUN_FILE, Artifacts, check_checkpoint, is_checkpoint, read_run
 from .training_code import training_code_hash
 
 logger = logging.getLogger(__name__)
@@ -75,6 +75,7 @@ def cached_run(art: Artifacts, key_sha: str, out_dir: Path | None) -> dict | Non
     checkpoint is complete and carries the same key."""
     if out_dir is not None:
         if is_checkpoint(out_dir) and read_run(out_dir).get("run_key_sha") == key_sha:
+            check_checkpoint(out_dir, "teacher" if read_run(out_dir).get("role") == "teacher" else "students")
             logger.info("reused %s/%s (same run key)", Path(out_dir).parent.name, Path(out_dir).name)
             return read_run(out_dir)
         return None
@@ -97,8 +98,10 @@ def promote_checkpoint(source: Path, target: Path, key_sha: str) -> dict | None:
     if not matches(source):
         return None
     if is_main_process():
+        check_checkpoint(source, "students")
         record = {**read_run(source), "trained_in": "alpha x T sweep"}
         write_json(Path(source) / RUN_FILE, record)
+        seal_folder(source)  # its record changed: sealed again
         if Path(target).exists():
             shutil.rmtree(target)  # another key's run: the new one replaces it
         Path(target).parent.mkdir(parents=True, exist_ok=True)

@@ -282,7 +282,10 @@ def train_classifier(model, tokenizer, train_df: pd.DataFrame, eval_df: pd.DataF
     trainer.remove_callback(PrinterCallback)  # log lines: the log history is returned instead
     trainer.remove_callback(ProgressCallback)
     trainer.train()
-    trained = trainer.model.student if isinstance(trainer.model, StudentWithProjection) else trainer.model
+    # Accelerate wraps forward in autocast for mixed-precision training; every score the book
+    # shows is fp32, so the trained model leaves without the wrapper (as a saved checkpoint does)
+    trained = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
+    trained = trained.student if isinstance(trained, StudentWithProjection) else trained
     return TrainResult(trained, timer.epoch_seconds, precision, trainer.state.log_history,
                        len(train_df), timer.step_seconds)
 

@@ -18,8 +18,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ._io import atomic_path
-from .artifacts import WEIGHTS_FILE
+from ._io import DamagedArtifact, atomic_path, file_seal, seal_file, sealed_file
+from .artifacts import PRODUCERS, WEIGHTS_FILE, checkpoint_fingerprint
 from .machine import mixed_precision, torch_threads
 
 VARIANTS: tuple[str, ...] = ("fp32", "bf16", "int8-dynamic", "onnx-fp32", "onnx-int8")
@@ -86,13 +86,14 @@ def _quiet_loggers(*names: str):
             logger.setLevel(level)
 
 
-def export_onnx(model, tokenizer, path: str | Path) -> Path:
+def export_onnx(model, tokenizer, path: str | Path, made_from: str | None = None) -> Path:
     """Export a classifier to ONNX with dynamic batch and sequence axes (torch.onnx, dynamo).
 
-    Written atomically; an existing file is reused (the caller keys the folder by checkpoint).
+    Written atomically and sealed with its sha256 and ``made_from`` (the checkpoint's weights
+    sha256); an existing file is reused only when it is whole and made from the same weights.
     """
     path = Path(path)
-    if path.is_file():
+    if _reusable(path, made_from):
         return path
     example = tokenizer(["Operating profit rose to EUR 13.1 mn .", "Sales fell ."], padding=True,
                         return_tensors="pt")
@@ -104,14 +105,27 @@ def export_onnx(model, tokenizer, path: str | Path) -> Path:
                           input_names=names, output_names=["logits"],
                           dynamic_shapes={k: {0: batch, 1: sequence} for k in names},
                           dynamo=True, external_data=False, verbose=False)
+    seal_file(path, made_from)
     return path
 
 
+def _reusable(path: Path, made_from: str | None) -> bool:
+    """An exported file can be used as it is (`_io.sealed_file`); a damaged one is refused,
+    naming it and the notebook that exports it again."""
+    try:
+        return sealed_file(path, made_from) is not None
+    except DamagedArtifact as error:
+        raise DamagedArtifact(f"{error}: delete it and re-run notebooks/{PRODUCERS['benchmark']}.ipynb, "
+                              "which exports it again") from None
+
+
 def quantize_onnx(source: Path, target: Path) -> Path:
-    """ONNX Runtime dynamic quantisation: int8 weights for MatMul, activations quantised on the fly."""
+    """ONNX Runtime dynamic quantisation: int8 weights for MatMul, activations quantised on the fly.
+    Sealed like the export, as made from the fp32 file's sha256."""
     from onnxruntime.quantization import QuantType, quantize_dynamic  # optional engine
 
-    if target.is_file():
+    made_from = (file_seal(source) or {}).get("sha256")  # the source was checked when it was made or reused
+    if _reusable(target, made_from):
         return target
     root = logging.getLogger()
     level = root.level
@@ -121,6 +135,7 @@ def quantize_onnx(source: Path, target: Path) -> Path:
             quantize_dynamic(str(source), str(tmp), weight_type=QuantType.QInt8)
     finally:
         root.setLevel(level)
+    seal_file(target, made_from)
     return target
 
 
@@ -176,9 +191,12 @@ def build_variant(model, tokenizer, variant: str, export_dir: str | Path | None 
     if export_dir is None:
         raise ValueError("ONNX variants need an export_dir")
     export_dir = Path(export_dir)
+    made_from = checkpoint_fingerprint(checkpoint_dir) if checkpoint_dir else None
     with torch_threads(threads) as n_threads:
         try:
-            fp32_path = export_onnx(model, tokenizer, export_dir / "model.onnx")
+            fp32_path = export_onnx(model, tokenizer, export_dir / "model.onnx", made_from)
+        except DamagedArtifact:
+            raise  # a damaged file is named, never passed off as a variant this machine lacks
         except Exception as error:  # exporters fail in many ways; report, never hide
             raise VariantUnavailable(f"ONNX export failed: {type(error).__name__}: "
                                      f"{str(error).splitlines()[0][:200]}") from error

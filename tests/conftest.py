@@ -24,3 +24,36 @@ def offline_env(monkeypatch, tmp_path):
     monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hub-cache"))
     monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
     return tmp_path
+
+
+# ---------------------------------------------------------------- a tiny teacher for training tests
+
+@pytest.fixture(scope="module")
+def tiny_splits(phrasebank_dir):
+    from distill_utils.data import load_splits
+    from distill_utils.profiles import resolve_config
+
+    splits = load_splits(resolve_config("smoke"), data_dir=phrasebank_dir)
+    return {name: part.head(64).reset_index(drop=True) for name, part in splits.items()}
+
+
+@pytest.fixture(scope="module")
+def tiny_teacher(tiny_splits, tmp_path_factory):
+    from distill_utils import experiments
+    from distill_utils.artifacts import Artifacts
+    from distill_utils.profiles import resolve_config
+
+    cfg = resolve_config("smoke")
+    art = Artifacts(tmp_path_factory.mktemp("art"))
+    record = experiments.fine_tune_teacher(cfg, art, tiny_splits)
+    return art, record
+
+
+def with_teacher(tiny_teacher, root):
+    """Fresh artifacts that share the module's tiny teacher (a symlink), for caches and students."""
+    from distill_utils.artifacts import Artifacts
+
+    art = Artifacts(root)
+    art.root.mkdir(parents=True, exist_ok=True)
+    art.teacher.symlink_to(tiny_teacher[0].teacher, target_is_directory=True)
+    return art

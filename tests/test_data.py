@@ -214,10 +214,26 @@ def test_hub_checksum_mismatch_is_reported_with_every_source(phrasebank_dir, off
     served, _ = fake_hub
     served["body"] = _make_zip(phrasebank_dir)  # a valid zip, but not the published one
     with pytest.raises(data.PhraseBankNotFoundError) as info:
-        data.load_phrasebank("all", data_dir=tmp_path / "nowhere")
+        data.load_phrasebank("all")
     message = str(info.value)
-    assert "data_dir argument" in message and "does not exist" in message
     assert "checksum mismatch" in message and data.HUB_SHA256 in message
+
+
+def test_a_data_dir_that_does_not_exist_is_refused_not_passed_over(phrasebank_dir, monkeypatch, tmp_path):
+    """Issue 35: `-p data_dir <a folder that does not exist>` fell through to PHRASEBANK_DIR without
+    a word; a folder the reader named is used or refused."""
+    monkeypatch.setenv("PHRASEBANK_DIR", str(phrasebank_dir))  # a source that would work
+    with pytest.raises(ValueError, match=r"parameter data_dir: the folder '.*nowhere' does not exist"):
+        data.load_phrasebank("all", data_dir=tmp_path / "nowhere")
+
+
+def test_a_relative_phrasebank_dir_that_is_not_here_says_where_it_was_read_from(monkeypatch, tmp_path):
+    """Issue 35: the README's relative `export PHRASEBANK_DIR=../shared/...` failed in the kernel,
+    which runs in notebooks/, with "directory ... does not exist" and no fix."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PHRASEBANK_DIR", "../shared/data/financial_phrasebank")
+    with pytest.raises(data.PhraseBankNotFoundError, match=r"relative path.*set it to an absolute path"):
+        data.load_phrasebank("all")
 
 
 def test_no_source_lists_each_failure(offline_env, fake_hub, monkeypatch, tmp_path):

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from distill_utils._io import seal_folder
+
 from distill_utils.artifacts import Artifacts, is_checkpoint, read_run
 
 REPO = Path(__file__).resolve().parent.parent
@@ -150,6 +152,7 @@ def test_layout_paths_and_checkpoint_contract(tmp_path):
     assert not is_checkpoint(directory)  # no weights: not a checkpoint
     (directory / "model.safetensors").write_bytes(b"weights")
     assert is_checkpoint(directory) and read_run(directory) == {"seed": 1}
+    seal_folder(directory)  # as atomic_path seals every folder it writes
     assert art.require_student("s", "plain", 1) == directory
     export = art.onnx_export(directory)
     (directory / "model.safetensors").write_bytes(b"other weights")
@@ -233,6 +236,7 @@ def test_teacher_seed_records_must_share_the_teachers_recipe(tmp_path):
     (art.teacher / "model.safetensors").write_bytes(b"w")
     recipe = {"train": "abc", "learning_rate": 3e-5, "epochs": 5}
     (art.teacher / "run.json").write_text(json.dumps({"seed": 42, "run_key": {**recipe, "seed": 42}}))
+    seal_folder(art.teacher)
     art.teacher_seeds.mkdir()
     art.teacher_seed_record(1).write_text(json.dumps({"seed": 1, "run_key": {**recipe, "seed": 1}}))
     assert [r["seed"] for r in art.teacher_records()] == [42, 1]  # the students' teacher first

@@ -6,6 +6,9 @@ import pandas as pd
 import pytest
 
 from distill_utils import lineage
+from distill_utils._io import seal_folder
+from distill_utils.data import save_splits
+from distill_utils.runs import frame_fingerprint
 from distill_utils.artifacts import Artifacts, checkpoint_fingerprint
 
 
@@ -13,6 +16,7 @@ def checkpoint(directory, weights: bytes, record: dict):
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "model.safetensors").write_bytes(weights)
     (directory / "run.json").write_text(json.dumps(record))
+    seal_folder(directory)  # as atomic_path seals every folder it writes
     return directory
 
 
@@ -69,9 +73,29 @@ def test_runs_on_other_splits_are_refused_by_the_benchmark():
         lineage.check_splits([record], other, "the benchmark")
 
 
+def write_splits(art, label: int = 0):
+    frame = pd.DataFrame({"sentence": ["a", "b"], "label": [label, 1]})
+    save_splits({"train": frame, "validation": frame, "test": frame}, art.splits)
+    return {"train": frame, "validation": frame, "test": frame}
+
+
 def test_chapter3_refuses_another_profiles_teacher(art):
+    write_splits(art)
     assert lineage.check_teacher_is(art, "tiny-bert-teacher")["model"] == "tiny-bert-teacher"
     # row 14d: the ci profile run on the smoke profile's artifacts
     with pytest.raises(lineage.StaleArtifact, match="is tiny-bert-teacher, not this profile's all-mpnet-base-v2: "
                                                     "run notebooks/02_teacher_finetuning.ipynb"):
         lineage.check_teacher_is(art, "all-mpnet-base-v2")
+
+
+def test_chapter3_refuses_a_teacher_trained_on_other_splits(art):
+    """Issue 35: chapter 1 re-run with `-p agreement 75`, then chapter 3 used the teacher trained on
+    the earlier splits (it checked the teacher's profile, not its splits)."""
+    splits = write_splits(art)
+    record = {"role": "teacher", "model": "tiny-bert-teacher", "seed": 42,
+              "run_key": {"train": frame_fingerprint(splits["train"]), "test": frame_fingerprint(splits["test"])}}
+    checkpoint(art.teacher, b"teacher v1", record)
+    assert lineage.check_teacher_is(art, "tiny-bert-teacher")["seed"] == 42
+    write_splits(art, label=2)  # chapter 1 again, other settings: other splits
+    with pytest.raises(ValueError, match="trained on other splits than chapter 1 wrote last.*02_teacher_finetuning"):
+        lineage.check_teacher_is(art, "tiny-bert-teacher")

@@ -47,7 +47,7 @@ def test_parameters_are_read_as_papermill_reads_them():
     from distill_utils.profiles import resolve_config
     import pytest
 
-    with pytest.raises(ValueError, match="seeds needs at least one value"):
+    with pytest.raises(ValueError, match=r"parameter seeds must be .* \(empty\)"):
         resolve_config("smoke", seeds=pipeline.parse_parameter(""))
 
 

@@ -8,35 +8,14 @@ import pytest
 import torch
 
 from distill_utils import budget, experiments, sweep, teacher_cache, trainer, training_cost
-from distill_utils._io import as_json, atomic_path, write_json
+from distill_utils._io import as_json, atomic_path, seal_folder, write_json
 from distill_utils.artifacts import Artifacts
 from distill_utils.losses import LossSettings, hidden_state_loss
+from distill_utils.metrics import optimizer_steps
 from distill_utils.models import load_checkpoint, load_pretrained
 from distill_utils.profiles import resolve_config
 
-
-@pytest.fixture(scope="module")
-def tiny_splits(phrasebank_dir):
-    from distill_utils.data import load_splits
-
-    splits = load_splits(resolve_config("smoke"), data_dir=phrasebank_dir)
-    return {name: part.head(64).reset_index(drop=True) for name, part in splits.items()}
-
-
-@pytest.fixture(scope="module")
-def tiny_teacher(tiny_splits, tmp_path_factory):
-    cfg = resolve_config("smoke")
-    art = Artifacts(tmp_path_factory.mktemp("art"))
-    record = experiments.fine_tune_teacher(cfg, art, tiny_splits)
-    return art, record
-
-
-def with_teacher(tiny_teacher, root) -> Artifacts:
-    """Fresh artifacts that share the module's tiny teacher (a symlink), for caches and students."""
-    art = Artifacts(root)
-    art.root.mkdir(parents=True, exist_ok=True)
-    art.teacher.symlink_to(tiny_teacher[0].teacher, target_is_directory=True)
-    return art
+from conftest import with_teacher
 
 
 def test_teacher_run_is_saved_as_safetensors_with_its_record(tiny_teacher):
@@ -324,11 +303,14 @@ def test_budget_points_differ_only_in_what_they_say(tiny_teacher, tiny_splits, t
     cfg = resolve_config("smoke")
     logits = teacher_cache.cache_teacher_logits(art, tiny_splits, cfg.max_length)
     subset, pool = tiny_splits["train"].iloc[:16].reset_index(drop=True), tiny_splits["validation"]
-    common = dict(fraction=0.25, seed=42, loss=LossSettings(0.5, 2.0), epochs=1)
+    common = dict(fraction=0.25, seed=42, loss=LossSettings(0.5, 2.0), steps=5)
     records = {mode: budget.train_budget_point(cfg, art, "tiny-bert-random", tiny_splits, subset,
                                                      logits["train"][:16], pool, logits["validation"],
                                                      mode=mode, **common)
                for mode in budget.BUDGET_MODES}
+    # every mode takes the same optimizer steps, whatever the size of its training set
+    assert {optimizer_steps(r) for r in records.values()} == {5}
+    assert {r["budget_steps"] for r in records.values()} == {5}
     assert records["hard"]["train_samples"] == records["distilled"]["train_samples"] == 16
     assert records["soft pool"]["train_samples"] == records["hard pool"]["train_samples"] == 16 + len(pool)
     assert records["soft pool"]["mode"] == "soft pool @ 25%" and records["hard"]["budget_fraction"] == 0.25
@@ -347,6 +329,7 @@ def test_a_replace_killed_between_its_renames_is_recovered(tmp_path):
     old.mkdir()
     (old / "model.safetensors").write_bytes(b"complete weights")
     (old / "run.json").write_text('{"role": "teacher"}')
+    seal_folder(old)
     (tmp_path / f".tmp-teacher-{dead}-x1y2" / "teacher").mkdir(parents=True)
     alive = tmp_path / f".tmp-teacher-{os.getpid()}-live"  # a running writer's folder is left alone
     alive.mkdir()
@@ -457,3 +440,60 @@ def test_pool_students_train_on_every_label_and_the_pool_with_a_schedule_chosen_
                     *((name, "pool-ensemble", "ensemble") for name in cfg.compression_students)]
     for name, mode, _ in made:  # saved: chapter 5 benchmarks the compression student's
         assert art.require_student(name, mode, 42) == art.student(name, mode, 42)
+
+
+@pytest.mark.parametrize("steps,sentences,batch", [(336, 51, 32), (344, 2747, 32), (265, 170, 32), (7, 3, 4), (1, 1000, 32)])
+def test_epochs_for_steps_lands_on_the_steps_asked_for(steps, sentences, batch):
+    """The Trainer takes ceil(epochs x batches per epoch) steps: the rounding must land exactly."""
+    import math
+
+    epochs = budget.epochs_for_steps(steps, sentences, batch)
+    assert math.ceil(epochs * math.ceil(sentences / batch)) == steps
+
+
+def test_budget_steps_are_the_pool_modes_epochs_for_every_mode():
+    cfg = resolve_config("cpu")  # 4 epochs, batch 32
+    assert budget.budget_steps(cfg, 51, 2577) == 4 * 83  # ceil(2628 / 32) batches per epoch
+    assert budget.budget_steps(cfg, 1694, 2577) == 4 * 134
+
+
+def test_a_trained_model_scores_in_fp32_even_after_mixed_precision_training(tiny_splits, tmp_path, monkeypatch):
+    """Accelerate wraps forward in autocast while training in bf16; the model that leaves
+    train_classifier must not keep that wrapper, or its scores differ from its checkpoint's."""
+    monkeypatch.setattr(trainer, "mixed_precision", lambda requested: "bf16")
+    model, tokenizer = load_pretrained("tiny-bert-random", seed=0)
+    result = trainer.train_classifier(model, tokenizer, tiny_splits["train"], None, epochs=1,
+                                      learning_rate=1e-3, batch_size=16, seed=0, max_length=32,
+                                      scratch_dir=tmp_path, max_steps=2)
+    assert result.precision == "bf16"
+    assert not hasattr(result.model.forward, "__wrapped__")
+    sentences = list(tiny_splits["test"]["sentence"][:8])
+    scored = trainer.predict_logits(result.model, tokenizer, sentences, max_length=32)
+    trainer.save_checkpoint(result.model, tokenizer, tmp_path / "saved", {"seed": 0})
+    reloaded, _ = load_checkpoint(tmp_path / "saved")
+    assert np.array_equal(scored, trainer.predict_logits(reloaded, tokenizer, sentences, max_length=32))
+
+
+def test_the_low_resource_arm_has_its_own_teacher_and_shares_the_hard_control(tiny_teacher, tiny_splits, tmp_path):
+    art = with_teacher(tiny_teacher, tmp_path / "art")
+    cfg = resolve_config("smoke", seeds=[42], budget_seeds=[42])
+    pool = tiny_splits["validation"].iloc[:20].reset_index(drop=True)
+    teacher, records = budget.train_low_resource_arm(cfg, art, tiny_splits, pool, fraction=0.25,
+                                                     loss=LossSettings(0.5, 2.0))
+    small = art.low_resource(0.25)
+    assert small.root != art.root and small.require_teacher() == small.teacher
+    assert teacher["train_samples"] == 16  # it saw the quarter of the labels alone
+    full_steps = int(cfg.teacher_epochs) * 2  # 64 sentences in batches of 32
+    assert optimizer_steps(teacher) == full_steps
+    modes = [r["mode"] for r in records]
+    assert modes == ["hard @ 25%", *(f"{m} @ 25%, low-resource teacher" for m in ("distilled", "soft pool", "hard pool"))]
+    assert len({optimizer_steps(r) for r in records}) == 1
+    # the unlabelled sentences: the rest of the training split and the pool
+    assert records[2]["train_samples"] == 16 + (64 - 16) + len(pool)
+    assert records[0]["teacher_sha256"] != records[1]["teacher_sha256"]
+    # the main curve's hard run at the same fraction is the same run (read back, not trained again)
+    subset = budget.budget_subsets(tiny_splits["train"], [0.25], seed=cfg.split_seed)[0.25]
+    again = budget.train_budget_point(cfg, art, cfg.budget_student, tiny_splits, subset, None, pool, None,
+                                      fraction=0.25, mode="hard", seed=42, loss=LossSettings(0.5, 2.0),
+                                      steps=budget.budget_steps(cfg, len(subset), len(pool)))
+    assert again["run_key_sha"] == records[0]["run_key_sha"]
