@@ -6,8 +6,9 @@ Serves the HTML on loopback, loads each page of the table of contents in a real 
 checks, from inside the page at 1280 px: it loaded, every <img> decoded (naturalWidth > 0),
 chapters made from notebooks show at least one figure, no error output or Python traceback is on
 the page, no progress bar, every equation was typeset by the MathJax the book ships (no raw TeX
-left), and nothing in the article scrolls sideways or is cut off at the right (code wider than
-its column, a table wider than the page).
+left), nothing in the article scrolls sideways or is cut off at the right (code wider than
+its column, a table wider than the page), and a chapter's Colab launch link opens that chapter's
+notebook (blob/main/notebooks/<chapter>.ipynb, no "./" in the path).
 A full-page screenshot of each chapter is kept. Exits non-zero naming each failing page.
 """
 from __future__ import annotations
@@ -77,6 +78,7 @@ async function inspect(path) {
     raw_tex: /\\\\(frac|alpha|mathrm)\\b/.test(text),
     text_length: text.length,
     sideways: sideways.map(item => item.what),
+    launch: Array.from(doc.querySelectorAll("a[href*='colab.research.google.com']")).map(a => a.href),
   };
   frame.remove();
   return result;
@@ -179,6 +181,13 @@ def main(argv: list[str] | None = None) -> int:
                     for what in page.get("sideways", []):  # text cut mid-character is made printable
                         what = what.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
                         problems.append(f"scrolls sideways at 1280 px: {what}")
+                    if name.startswith("notebooks/"):  # the Colab button opens this chapter's notebook
+                        expected = f"/blob/main/{Path(name).with_suffix('.ipynb').as_posix()}"
+                        links = page.get("launch", [])
+                        if not links:
+                            problems.append("no Colab launch link")
+                        elif any(not link.endswith(expected) or "/./" in link for link in links):
+                            problems.append(f"Colab link {links[0]} does not open {expected.lstrip('/')}")
                     if name.startswith("notebooks/03") and page["equations"] == 0:
                         problems.append("the derivation chapter shows no typeset equation")
                 status = "FAIL " + "; ".join(problems) if problems else "ok"

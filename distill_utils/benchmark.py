@@ -339,9 +339,9 @@ def main(argv: list[str] | None = None) -> None:
             students += art.student_runs(cfg.compression_students, compression_modes(art), [cfg.seed])
         except FileNotFoundError as error:  # name what does exist
             raise FileNotFoundError(f"{error}. Trained students: {', '.join(art.existing_students()) or 'none'}") from None
-    except (ValueError, FileNotFoundError) as error:
+        table = benchmark_profile(cfg, art, test, students, variants=variants)
+    except (ValueError, OSError, RuntimeError) as error:  # the code's own message, with no traceback before it
         parser.error(str(error))
-    table = benchmark_profile(cfg, art, test, students, variants=variants)
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         print(format_table(table, SUMMARY_COLUMNS))
         print()

@@ -65,13 +65,16 @@ def main(argv: list[str] | None = None) -> None:
                              **({seeds_key: args.seeds} if args.seeds else {}))
         art = Artifacts.of(cfg)
         splits = read_splits(art.require_splits())
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, OSError, RuntimeError) as error:  # the code's own message, with no traceback before it
         parser.error(str(error))
     os.environ.setdefault(PROGRESS_ENV, TO_STDERR)  # each run and epoch, on this terminal
     rank, world = int(os.environ.get("RANK", "0")), training_processes()
     # the main process holds the artifacts folder while the processes train (one writer at a time)
-    with hold_artifacts(art.root) if is_main_process() else contextlib.nullcontext():
-        records = _train(args, cfg, art, splits)
+    try:
+        with hold_artifacts(art.root) if is_main_process() else contextlib.nullcontext():
+            records = _train(args, cfg, art, splits)
+    except (ValueError, OSError, RuntimeError) as error:
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
     backend = lambda: dist.get_backend() if dist.is_available() and dist.is_initialized() else "one process"  # noqa: E731
     for record in records:
         name = record["model"] + (f" ({record['mode']})" if record.get("mode") else "")

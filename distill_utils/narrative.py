@@ -12,8 +12,7 @@ import pandas as pd
 from .latency import latency_interval_text, speedup_text
 from .losses import FROM_PARAMETER
 from .metrics import format_p
-
-SIGNIFICANCE_LEVEL = 0.05
+from .paired import SIGNIFICANCE_LEVEL
 # what a comparison's mode b is, in words
 COMPARED_WITH = {"teacher": "the teacher", "ensemble": "the ensemble of the teacher's seeds",
                  "plain": "its plain control", "kd": "its distilled run"}
@@ -51,11 +50,47 @@ def _versus(tests: pd.DataFrame, model: str, a: str, b: str) -> str:
     return f"{row['difference_points']:+.2f} points, {verdict(row['difference_points'], _p(row))}"
 
 
+def interval_text(row, over: str) -> str:
+    """A comparison's interval as the book states it, named by kind: adjusted like the verdict
+    beside it (Holm's level for this comparison, `paired.holm_levels`) when the row has one,
+    else the plain 95% interval. ``over``: what was resampled (e.g. "sentences and seeds")."""
+    if "holm_ci_low_points" in row and pd.notna(row["holm_ci_low_points"]):
+        return (f"interval over {over}, Holm-adjusted like the verdict: {row['holm_ci_low_points']:+.2f} to "
+                f"{row['holm_ci_high_points']:+.2f}")
+    return f"95% interval over {over}: {row['ci_low_points']:+.2f} to {row['ci_high_points']:+.2f}"
+
+
 def _versus_with_interval(tests: pd.DataFrame, model: str, a: str, b: str, over: str) -> str:
-    """`_versus` with its 95% interval ahead of the verdict, the interval's kind named by ``over``."""
+    """`_versus` with its interval (`interval_text`) ahead of the verdict."""
     row = _row(tests, model=model, a=a, b=b)
-    return (f"{row['difference_points']:+.2f} points (95% interval over {over} {row['ci_low_points']:+.2f} to "
-            f"{row['ci_high_points']:+.2f}), {verdict(row['difference_points'], _p(row))}")
+    return (f"{row['difference_points']:+.2f} points ({interval_text(row, over)}), "
+            f"{verdict(row['difference_points'], _p(row))}")
+
+
+def _ece_p(row) -> float:
+    return row["ece_holm_p"] if "ece_holm_p" in row and pd.notna(row["ece_holm_p"]) else row["ece_p"]
+
+
+def compared(parts: list[tuple[str, pd.Series]], *, ece: bool = False) -> str:
+    """Several comparisons in one clause: each difference its verdict calls significant, with its
+    p-value, then all the others together, the verdict said once: "not distinguishable on this
+    test set (each p >= 0.05, Holm-adjusted): against its plain control +0.12, against the
+    teacher -1.20 points". ``ece``: the calibration differences (lower is better)."""
+    significant, null, holm = [], [], False
+    for label, row in parts:
+        difference = row["ece_difference_points" if ece else "difference_points"]
+        p_value = _ece_p(row) if ece else _p(row)
+        holm |= pd.notna(row.get("ece_holm_p" if ece else "holm_p"))
+        if p_value < SIGNIFICANCE_LEVEL:
+            words = ("lower" if difference < 0 else "higher") if ece else ("better" if difference > 0 else "worse")
+            significant.append(f"{label} {difference:+.2f} points, significantly {words} ({format_p(p_value)})")
+        else:
+            null.append(f"{label} {difference:+.2f}")
+    if null:
+        adjusted = ", Holm-adjusted" if holm else ""
+        significant.append(f"not distinguishable on this test set (each p >= {SIGNIFICANCE_LEVEL:g}{adjusted}): "
+                           f"{', '.join(null)} points")
+    return "; ".join(significant)
 
 
 def _budget_versus(tests: pd.DataFrame, student: str, fraction: float, a: str, b: str) -> str:
@@ -67,7 +102,7 @@ def _budget_versus(tests: pd.DataFrame, student: str, fraction: float, a: str, b
 def student_findings(summary: pd.DataFrame, tests: pd.DataFrame, students: list[str], *,
                      hidden_student: str | None = None) -> list[str]:
     """Chapter 4: each student's distilled and plain mean accuracy and the paired verdicts
-    (distilled vs plain, distilled vs teacher), then the hidden-state run."""
+    (distilled vs plain, distilled vs teacher; the null ones said once), then the hidden-state run."""
     lines = []
     for name in students:
         row = _row(summary, model=name, mode="kd")
@@ -75,29 +110,49 @@ def student_findings(summary: pd.DataFrame, tests: pd.DataFrame, students: list[
               f" (95% interval over seeds {100 * row['accuracy_ci_low']:.2f} to {100 * row['accuracy_ci_high']:.2f})")
         lines.append(
             f"* **{name}**: distilled {_mean(summary, name, 'kd'):.2f}%{ci}, plain {_mean(summary, name, 'plain'):.2f}%. "
-            f"Distilled against plain: {_versus(tests, name, 'kd', 'plain')}. "
-            f"Distilled against the teacher: {_versus(tests, name, 'kd', 'teacher')}.")
+            + compared([("distilled against plain", _row(tests, model=name, a="kd", b="plain")),
+                        ("distilled against the teacher", _row(tests, model=name, a="kd", b="teacher"))]) + ".")
     if hidden_student is not None:
         lines.append(
             f"* **{hidden_student} with hidden states**: {_mean(summary, hidden_student, 'hidden'):.2f}%; "
-            f"against logit-only distillation: {_versus(tests, hidden_student, 'hidden', 'kd')}.")
+            + compared([("against logit-only distillation", _row(tests, model=hidden_student, a="hidden", b="kd"))])
+            + ".")
     return lines
+
+
+# the budget curve's questions at each fraction, as (mode a, mode b, how the book asks it)
+BUDGET_QUESTIONS = (("distilled", "hard", "distillation on them against hard labels alone"),
+                    ("soft pool", "hard", "the teacher's soft labels on the pool against hard labels alone"),
+                    ("soft pool", "hard pool", "soft against argmax labels on the same pool"))
 
 
 def budget_findings(tests: pd.DataFrame, summary: pd.DataFrame, student: str) -> list[str]:
     """Chapter 4's budget curve in words: per labelled fraction, what distillation, the teacher's
-    soft labels on the pool, and their softness (soft minus argmax pool labels) add."""
+    soft labels on the pool, and their softness (soft minus argmax pool labels) add. A comparison
+    with an arm that answered one class on some seed gets no verdict: that arm never trained."""
     lines = []
     for fraction, group in summary.groupby("fraction", sort=True):
         labelled = int(group["labelled"].iloc[0])
-        versus = lambda a, b: _budget_versus(tests, student, fraction, a, b)  # noqa: E731
-        lines.append(
-            f"* **{100 * fraction:g}% of the labels ({labelled} sentences)**: distillation on them against hard "
-            f"labels alone {versus('distilled', 'hard')}; the teacher's soft labels on the pool against hard "
-            f"labels alone {versus('soft pool', 'hard')}; soft against argmax labels on the same pool "
-            f"{versus('soft pool', 'hard pool')}.")
+        stuck = one_class_arms(group)
+        parts, withheld = [], []
+        for a, b, question in BUDGET_QUESTIONS:
+            if a in stuck or b in stuck:
+                withheld.append(question)
+                continue
+            parts.append((question, _row(tests, model=student, fraction=fraction, mode_a=a, mode_b=b)))
+        text = compared(parts) if parts else ""
+        if withheld:
+            text += ("; " if text else "") + f"no verdict on {' or '.join(withheld)} (an arm answered one class)"
+        lines.append(f"* **{100 * fraction:g}% of the labels ({labelled} sentences)**: {text}.")
         lines += _budget_caveats(group, fraction)
     return lines
+
+
+def one_class_arms(group: pd.DataFrame) -> set[str]:
+    """The modes at one fraction of which some seed answered one class for every test sentence."""
+    if not {"one_class_seeds", "mode"} <= set(group.columns):
+        return set()
+    return set(group.loc[group["one_class_seeds"] > 0, "mode"])
 
 
 def _budget_caveats(group: pd.DataFrame, fraction: float) -> list[str]:
@@ -126,18 +181,19 @@ def _budget_caveats(group: pd.DataFrame, fraction: float) -> list[str]:
 
 def _ece_versus(tests: pd.DataFrame, model: str, a: str, b: str) -> str:
     row = _row(tests, model=model, a=a, b=b)
-    p = row["ece_holm_p"] if "ece_holm_p" in row and pd.notna(row["ece_holm_p"]) else row["ece_p"]
-    change = "lower" if row["ece_difference_points"] < 0 else "higher"
-    if p < SIGNIFICANCE_LEVEL:
-        return f"{row['ece_difference_points']:+.2f} points, significantly {change} ({format_p(p)})"
-    return f"{row['ece_difference_points']:+.2f} points, not distinguishable on this test set ({format_p(p)})"
+    difference, p_value = row["ece_difference_points"], _ece_p(row)
+    if p_value < SIGNIFICANCE_LEVEL:
+        return f"{difference:+.2f} points, significantly {'lower' if difference < 0 else 'higher'} ({format_p(p_value)})"
+    return f"{difference:+.2f} points, not distinguishable on this test set ({format_p(p_value)})"
 
 
 def calibration_findings(tests: pd.DataFrame, students: list[str]) -> list[str]:
-    """Chapter 4: each student's calibration error, distilled minus plain, with the verdict of the
-    same paired bootstrap as accuracy (over sentences and seeds, Holm-adjusted)."""
-    return [f"* **{name}**: calibration error (ECE) of the distilled student minus the plain one: "
-            f"{_ece_versus(tests, name, 'kd', 'plain')}." for name in students]
+    """Chapter 4: the students' calibration error, distilled minus plain, with the verdicts of the
+    same paired bootstrap as accuracy (over sentences and seeds, Holm-adjusted), the null ones
+    said once."""
+    parts = [(name, _row(tests, model=name, a="kd", b="plain")) for name in students]
+    return [f"* Calibration error (ECE) of each distilled student minus its plain control: "
+            f"{compared(parts, ece=True)}."]
 
 
 def chapter4_summary(tests: pd.DataFrame, summary: pd.DataFrame, budget: pd.DataFrame, full_data: dict,
@@ -157,7 +213,9 @@ def chapter4_summary(tests: pd.DataFrame, summary: pd.DataFrame, budget: pd.Data
             f"{budget_student} reaches {100 * rows.loc['hard', 'accuracy_mean']:.1f}% on hard labels alone and "
             f"{100 * rows.loc['soft pool', 'accuracy_mean']:.1f}% with the teacher's soft labels on the pool"
             f"{_steps_clause(rows)}, against {100 * full_data['mean']:.1f}% with every label; soft against argmax "
-            f"pool labels (equal steps): {_budget_versus(tests, budget_student, smallest, 'soft pool', 'hard pool')}.")
+            f"pool labels (equal steps): "
+            + ("no verdict (an arm answered one class)" if one_class_arms(rows.reset_index()) & {"soft pool", "hard pool"}
+               else _budget_versus(tests, budget_student, smallest, 'soft pool', 'hard pool')) + ".")
     if pool_mode is not None and len(tests[(tests["model"] == first) & (tests["a"] == pool_mode)]):
         lines.append(f"* **Every label plus the teacher's soft labels on the pool**: {first} reaches "
                      f"{_mean(summary, first, pool_mode):.2f}%; against its plain control "
@@ -256,8 +314,7 @@ def significance_sentences(comparisons: list[dict]) -> list[str]:
         significant = "significant" if _p(row) < SIGNIFICANCE_LEVEL else "not significant"
         holm = ", Holm-adjusted" if "holm_p" in row and row["holm_p"] is not None else ""
         lines.append(f"* {row['model']} ({row['a']}) is {points}{direction} {b} "
-                     f"(95% interval over sentences and seeds {row['ci_low_points']:+.2f} to {row['ci_high_points']:+.2f}, "
-                     f"{format_p(_p(row))}{holm}): {significant}.")
+                     f"({interval_text(row, 'sentences and seeds')}; {format_p(_p(row))}{holm}): {significant}.")
     return lines
 
 
@@ -321,7 +378,8 @@ def teacher_choice_sentence(choice: dict, seeds: int) -> str:
 def pool_findings(summary: pd.DataFrame, tests: pd.DataFrame, pool_students: list[str],
                   compression_students: list[str], modes: list[str]) -> list[str]:
     """Chapter 4: each student of the best recipe (every label + the pool's soft labels) against
-    its plain control, its distilled run and the teacher (and the ensemble, when tested)."""
+    its plain control, its distilled run and the teacher (and the ensemble, when tested), the null
+    verdicts said once per student."""
     lines = []
     for name in pool_students:
         for mode in modes:
@@ -329,20 +387,23 @@ def pool_findings(summary: pd.DataFrame, tests: pd.DataFrame, pool_students: lis
             ci = ("" if row["accuracy_ci_low"] is None or pd.isna(row["accuracy_ci_low"]) else
                   f" (95% interval over seeds {100 * row['accuracy_ci_low']:.2f} to "
                   f"{100 * row['accuracy_ci_high']:.2f})")
-            ensemble = tests[(tests["model"] == name) & (tests["a"] == mode) & (tests["b"] == "ensemble")]
-            against_ensemble = (f" Against the ensemble of the teacher's seeds: "
-                                f"{_versus(tests, name, mode, 'ensemble')}." if len(ensemble) else "")
-            lines.append(
-                f"* **{name}** ({mode}): {_mean(summary, name, mode):.2f}%{ci}. Against its plain control "
-                f"(the same labels, no teacher): {_versus(tests, name, mode, 'plain')}. Against distillation "
-                f"on the labels alone: {_versus(tests, name, mode, 'kd')}. Against the teacher: "
-                f"{_versus(tests, name, mode, 'teacher')}.{against_ensemble}")
+            against = [("against its plain control (the same labels, no teacher)", "plain"),
+                       ("against distillation on the labels alone", "kd"), ("against the teacher", "teacher"),
+                       ("against the ensemble of the teacher's seeds", "ensemble")]
+            parts = [(label, _row(tests, model=name, a=mode, b=b)) for label, b in against
+                     if len(tests[(tests["model"] == name) & (tests["a"] == mode) & (tests["b"] == b)])]
+            lines.append(f"* **{name}** ({mode}): {_mean(summary, name, mode):.2f}%{ci}. {_capital(compared(parts))}.")
     for name in compression_students:
         mode = modes[0]
+        parts = [("against its distilled run", _row(tests, model=name, a=mode, b="kd")),
+                 ("against the teacher", _row(tests, model=name, a=mode, b="teacher"))]
         lines.append(f"* **{name}** ({mode}), the compression student: {_mean(summary, name, mode):.2f}%. "
-                     f"Against its distilled run: {_versus(tests, name, mode, 'kd')}. Against the teacher: "
-                     f"{_versus(tests, name, mode, 'teacher')}.")
+                     f"{_capital(compared(parts))}.")
     return lines
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def beat_the_teacher(results: dict, reference: dict) -> list[str]:

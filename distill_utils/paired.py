@@ -14,6 +14,9 @@ from scipy.stats import binomtest
 
 from .metrics import confidence_bins
 
+# the level every verdict of the book is taken at, after Holm's correction over its family
+SIGNIFICANCE_LEVEL = 0.05
+
 
 def mcnemar_test(labels, predictions_a, predictions_b) -> dict:
     """Exact McNemar test on paired predictions of two models over the same sentences."""
@@ -69,7 +72,7 @@ def _bootstrap_difference(statistic_a, statistic_b, n_sentences: int, n_a: int, 
     p_value = 2 * min((diffs <= 0).mean(), (diffs >= 0).mean())
     low, high = np.percentile(diffs, [2.5, 97.5])
     return {"difference": observed, "ci_low": float(low), "ci_high": float(high),
-            "p_value": float(min(1.0, p_value))}
+            "p_value": float(min(1.0, p_value)), "samples": diffs}
 
 
 def _check_seeds(labels, arrays_a: list, arrays_b: list, paired_seeds: bool | None) -> bool:
@@ -137,13 +140,42 @@ def holm_adjust(p_values) -> list[float]:
     return out.tolist()
 
 
+def holm_levels(p_values, level: float = SIGNIFICANCE_LEVEL) -> list[float]:
+    """The level Holm's procedure tests each p-value at, in input order: the k-th smallest (k from
+    0) of m at ``level / (m - k)``. An interval at that level excludes zero exactly when the
+    p-value passes its step, so it agrees with the verdict beside it."""
+    p = np.asarray(p_values, dtype=float)
+    order = np.argsort(p, kind="stable")
+    out = np.empty(len(p))
+    out[order] = level / (len(p) - np.arange(len(p)))
+    return out.tolist()
+
+
+def adjusted_interval(samples: np.ndarray, level: float) -> tuple[float, float]:
+    """The bootstrap percentile interval of coverage 1 - ``level``."""
+    low, high = np.percentile(samples, [50 * level, 100 - 50 * level])
+    return float(low), float(high)
+
+
 def with_holm(tests: pd.DataFrame) -> pd.DataFrame:
     """The comparisons as one family: Holm-adjusted p-values beside the raw ones, the accuracy and
-    the calibration (ECE) tests adjusted together."""
+    the calibration (ECE) tests adjusted together; and, when the bootstrap samples are at hand,
+    each interval adjusted the same way (`holm_levels`: ``holm_ci_*``, ``ece_holm_ci_*``), so an
+    interval shown beside a Holm verdict agrees with it. The samples are dropped."""
     if not len(tests):
         return tests.assign(holm_p=[], ece_holm_p=[])
-    adjusted = holm_adjust(list(tests["bootstrap_p"]) + list(tests["ece_p"]))
-    return tests.assign(holm_p=adjusted[:len(tests)], ece_holm_p=adjusted[len(tests):])
+    p_values = list(tests["bootstrap_p"]) + list(tests["ece_p"])
+    adjusted = holm_adjust(p_values)
+    tests = tests.assign(holm_p=adjusted[:len(tests)], ece_holm_p=adjusted[len(tests):])
+    if {"samples", "ece_samples"} <= set(tests.columns):
+        levels = holm_levels(p_values)
+        for prefix, column, row_levels in (("", "samples", levels[:len(tests)]),
+                                           ("ece_", "ece_samples", levels[len(tests):])):
+            bounds = [adjusted_interval(samples, level) for samples, level in zip(tests[column], row_levels)]
+            tests[f"{prefix}holm_ci_low_points"] = [100 * low for low, _ in bounds]
+            tests[f"{prefix}holm_ci_high_points"] = [100 * high for _, high in bounds]
+        tests = tests.drop(columns=["samples", "ece_samples"])
+    return tests
 
 
 def comparison_pairs(students, *, hidden_student: str | None = None) -> list[tuple[str, str, str]]:
@@ -208,7 +240,7 @@ def compare_variants(records: list[dict], teachers: list[dict], labels,
                      "mcnemar_p_per_seed": ", ".join(f"{p:.3f}" for p in mcnemar),
                      "ece_difference_points": 100 * ece["difference"],
                      "ece_ci_low_points": 100 * ece["ci_low"], "ece_ci_high_points": 100 * ece["ci_high"],
-                     "ece_p": ece["p_value"]})
+                     "ece_p": ece["p_value"], "samples": boot["samples"], "ece_samples": ece["samples"]})
     return pd.DataFrame(rows)
 
 

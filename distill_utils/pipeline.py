@@ -72,7 +72,7 @@ def select_notebooks(root: Path, only: list[str] | None, *, downstream: bool = T
 def execute(profile: str, out_dir: Path, parameters: dict | None = None,
             only: list[str] | None = None,
             on_progress: Callable[[str], None] = echo_progress,
-            base: str | os.PathLike | None = None, downstream: bool = True) -> list[tuple[str, float]]:
+            base: str | os.PathLike | None = None, downstream: bool = False) -> list[tuple[str, float]]:
     """Run each numbered notebook in order with papermill; returns (notebook, seconds) pairs.
     While one executes, each run it trains or reuses, and each epoch, goes to ``on_progress``
     (the terminal), never into the notebook. Parameters are read through their declared types
@@ -87,9 +87,7 @@ def execute(profile: str, out_dir: Path, parameters: dict | None = None,
     parameters = check_parameters(parameters or {}, declared, base=base)
     for line in parameter_reach(parameters, chosen, declared):
         print(f"[pipeline] note: {line}", flush=True)
-    phrasebank = os.environ.get("PHRASEBANK_DIR")
-    if phrasebank and not Path(phrasebank).is_absolute():  # the kernels run in notebooks/
-        os.environ["PHRASEBANK_DIR"] = str(base / phrasebank)
+    absolute_phrasebank_dir(base)
     os.chdir(root)  # papermill records the paths it is given: keep them relative to the repository
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -120,6 +118,15 @@ def execute(profile: str, out_dir: Path, parameters: dict | None = None,
             else:
                 os.environ[name] = value
     return timings
+
+
+def absolute_phrasebank_dir(base: Path) -> None:
+    """A relative ``PHRASEBANK_DIR`` (the README's ``export PHRASEBANK_DIR=../shared/...``) means
+    the folder from where the command was typed, ``base``; the kernels run in notebooks/, so they
+    get it absolute."""
+    folder = os.environ.get("PHRASEBANK_DIR")
+    if folder and not Path(folder).is_absolute():
+        os.environ["PHRASEBANK_DIR"] = str(Path(base) / folder)
 
 
 def recorded_parameters(parameters: dict) -> dict:

@@ -55,12 +55,32 @@ def plot_training_curves(histories: dict[str, list[dict]]):
     return fig
 
 
+# panels per row of a multi-panel figure: the book's column holds three at a readable size
+PANELS_PER_ROW = 3
+
+
+def _panel_grid(n: int, width: float, height: float, **kwargs):
+    """A figure of ``n`` panels, at most `PANELS_PER_ROW` to a row (unused cells hidden), so text
+    on a panel keeps its size however many models a chapter shows."""
+    columns = min(n, PANELS_PER_ROW)
+    rows = -(-n // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(width * columns, height * rows), squeeze=False, **kwargs)
+    flat = list(axes.ravel())
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
 def plot_confusion_matrices(matrices: dict[str, list[list[int]]]):
-    fig, axes = plt.subplots(1, len(matrices), figsize=(4.2 * len(matrices), 3.8), squeeze=False)
-    for ax, (title, matrix) in zip(axes[0], matrices.items()):
+    """One confusion matrix per model (rows: true class, columns: prediction), counts large enough
+    to read at the column's width."""
+    fig, axes = _panel_grid(len(matrices), 3.6, 3.4)
+    for ax, (title, matrix) in zip(axes, matrices.items()):
         sns.heatmap(np.asarray(matrix), annot=True, fmt="d", cbar=False, cmap="Blues",
-                    xticklabels=LABELS, yticklabels=LABELS, ax=ax)
-        ax.set(title=title, xlabel="predicted", ylabel="true")
+                    xticklabels=LABELS, yticklabels=LABELS, ax=ax, annot_kws={"fontsize": 13})
+        ax.set(xlabel="predicted", ylabel="true")
+        ax.set_title(title, fontsize=11)
+        ax.tick_params(labelsize=10)
     fig.tight_layout()
     return fig
 
@@ -246,17 +266,21 @@ def plot_seed_results(runs: pd.DataFrame, teacher_accuracy: float):
 
 
 def plot_reliability(tables: dict[str, pd.DataFrame], eces: dict[str, float]):
-    """Reliability diagrams: accuracy against confidence per bin; the diagonal is perfect calibration."""
-    fig, axes = plt.subplots(1, len(tables), figsize=(3.8 * len(tables), 3.8), squeeze=False, sharey=True)
-    for ax, (name, table) in zip(axes[0], tables.items()):
+    """Reliability diagrams: accuracy against confidence per bin, each bar labelled with the number
+    of sentences in it (the top bin holds most, so it decides the ECE); the diagonal is perfect
+    calibration."""
+    fig, axes = _panel_grid(len(tables), 3.8, 3.6, sharey=True)
+    for ax, (name, table) in zip(axes, tables.items()):
         ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
         centers = (table["bin_low"] + table["bin_high"]) / 2
-        ax.bar(centers, table["accuracy"], width=table["bin_high"] - table["bin_low"],
-               edgecolor="black", alpha=0.7, color=PALETTE["teacher"], label="accuracy")
+        bars = ax.bar(centers, table["accuracy"], width=table["bin_high"] - table["bin_low"],
+                      edgecolor="black", alpha=0.7, color=PALETTE["teacher"], label="accuracy")
+        ax.bar_label(bars, labels=[f"n={n}" for n in table["count"]], fontsize=8, padding=2)
         ax.plot(table["confidence"], table["accuracy"], "o", color=PALETTE["kd"], markersize=4,
                 label="mean confidence")
-        ax.set(title=f"{name}\nECE = {100 * eces[name]:.2f}%", xlabel="confidence", xlim=(0, 1), ylim=(0, 1))
-    axes[0][0].set_ylabel("accuracy")
-    axes[0][0].legend(fontsize=7, loc="upper left")
+        ax.set(xlabel="confidence", xlim=(0, 1), ylim=(0, 1.12))
+        ax.set_title(f"{name}\nECE = {100 * eces[name]:.2f}%", fontsize=10)
+    axes[0].set_ylabel("accuracy")
+    axes[0].legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     return fig

@@ -149,3 +149,25 @@ def test_family_tests_adjust_once_and_key_budget_points_by_fields():
     # one family: the adjustment runs over all three accuracy and three ECE tests together
     expected = paired.holm_adjust(list(tests["bootstrap_p"]) + list(tests["ece_p"]))
     assert list(tests["holm_p"]) + list(tests["ece_holm_p"]) == pytest.approx(expected)
+
+
+def test_holm_adjusted_intervals_agree_with_the_holm_verdicts():
+    """An interval shown beside a Holm verdict is taken at the level Holm tests that comparison
+    at, so it excludes zero exactly when the comparison passes its step."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 300)
+    better = np.where(rng.random(300) < 0.95, labels, (labels + 1) % 3)
+    worse = np.where(rng.random(300) < 0.80, labels, (labels + 1) % 3)
+    close = np.where(rng.random(300) < 0.94, labels, (labels + 1) % 3)
+    eye = np.eye(3) * 4
+    records = [{"model": "s", "mode": mode, "seed": 0, "test_logits": eye[pred].tolist()}
+               for mode, pred in (("kd", better), ("plain", worse), ("close", close))]
+    tests = paired.family_tests(records, [{"seed": 0, "test_logits": eye[close].tolist()}], labels,
+                                {"students": [("s", "kd", "plain"), ("s", "close", "teacher"), ("s", "kd", "close")]})
+    assert "samples" not in tests.columns and {"holm_ci_low_points", "ece_holm_ci_high_points"} <= set(tests.columns)
+    for _, row in tests.iterrows():
+        assert row["holm_ci_low_points"] <= row["ci_low_points"] <= row["ci_high_points"] <= row["holm_ci_high_points"]
+        excludes_zero = row["holm_ci_low_points"] > 0 or row["holm_ci_high_points"] < 0
+        assert excludes_zero == (row["holm_p"] < paired.SIGNIFICANCE_LEVEL), row.to_dict()
+    levels = paired.holm_levels([0.01, 0.04, 0.03])
+    assert levels == pytest.approx([0.05 / 3, 0.05 / 1, 0.05 / 2])

@@ -32,12 +32,13 @@ def test_student_findings_state_every_comparison():
     lines = narrative.student_findings(summary, tests, ["s"], hidden_student="s")
     assert len(lines) == 2
     assert "distilled 95.00% (95% interval over seeds 94.00 to 96.00), plain 94.00%" in lines[0]
-    assert "against plain: +1.00 points, not distinguishable" in lines[0]
-    assert "against the teacher: -2.00 points, significantly worse" in lines[0]
+    assert "distilled against the teacher -2.00 points, significantly worse (p = 0.001)" in lines[0]
+    # the null verdicts are said once, after the significant ones
+    assert lines[0].endswith("; not distinguishable on this test set (each p >= 0.05): distilled against plain +1.00 points.")
     assert "with hidden states**: 93.00%" in lines[1] and "-2.00 points, significantly worse" in lines[1]
-    # with a Holm column, verdicts rest on the adjusted p-value
+    # with a Holm column, verdicts rest on the adjusted p-value, and the sentence says so
     held = narrative.student_findings(summary, tests.assign(holm_p=[0.6, 0.003, 0.09]), ["s"], hidden_student="s")
-    assert "-2.00 points, not distinguishable on this test set (p = 0.09" in held[1]
+    assert "not distinguishable on this test set (each p >= 0.05, Holm-adjusted): against logit-only distillation -2.00 points" in held[1]
     with pytest.raises(KeyError, match="hidden"):
         narrative.student_findings(summary.iloc[:2], tests.iloc[:2], ["s"], hidden_student="s")
 
@@ -54,7 +55,9 @@ def test_budget_findings_name_every_fraction_and_question():
     lines = narrative.budget_findings(pd.DataFrame(rows), summary, "m")
     assert lines[0].startswith("* **3% of the labels (51 sentences)**")
     assert "hard labels alone +10.00 points, significantly better" in lines[0]
-    assert "soft against argmax labels on the same pool +0.50 points, not distinguishable" in lines[0]
+    assert lines[0].count("not distinguishable") == 1  # the null results of a fraction, together
+    assert ("not distinguishable on this test set (each p >= 0.05): distillation on them against hard labels alone "
+            "+0.50, soft against argmax labels on the same pool +0.50 points.") in lines[0]
     assert lines[1].startswith("* **100% of the labels (1694 sentences)**")
 
 
@@ -70,6 +73,10 @@ def test_budget_findings_say_what_the_schedule_confounds():
     assert len(lines) == 3 and lines[1].startswith("  * At 3% the pool modes took 332 optimizer steps")
     assert "and the modes without the pool 8" in lines[1]
     assert "hard (3 of 3 seeds), distilled (3 of 3 seeds) predicted one class" in lines[2]
+    # an arm stuck on one class gets no verdict: only soft against argmax pool labels is judged
+    assert "significantly better" in lines[0] and lines[0].count("points") == 1
+    assert ("no verdict on distillation on them against hard labels alone or the teacher's soft labels on the "
+            "pool against hard labels alone (an arm answered one class)") in lines[0]
     # equal steps and every class predicted: nothing to caveat
     fair = summary.assign(steps=100, one_class_seeds=0)
     assert len(narrative.budget_findings(pd.DataFrame(rows), fair, "m")) == 1
@@ -136,7 +143,7 @@ def test_significance_sentences_and_goals():
              "ci_high_points": -0.10, "bootstrap_p": 0.029}]
     first, second = narrative.significance_sentences(rows)
     assert "is level with its plain control" in first and first.endswith("not significant.")
-    assert "is 1.57 points behind the teacher (95% interval over sentences and seeds -3.15 to -0.10, p = 0.029): significant." in second
+    assert "is 1.57 points behind the teacher (95% interval over sentences and seeds: -3.15 to -0.10; p = 0.029): significant." in second
     assert narrative.goals_sentence([], "smoke").startswith("The smoke profile sets itself no targets")
     goals = [{"met": True, "target": ">= 98%"}, {"met": False, "target": "<= 1x"}, {"met": None, "target": "reported"}]
     assert "2 targets" in narrative.goals_sentence(goals, "cpu")
@@ -193,8 +200,8 @@ def test_calibration_and_chapter4_summary_state_their_tests():
                                   "ece_p": 1.0}])
     tests = pd.concat([tests.assign(**ece), budget_tests], ignore_index=True)
     lines = narrative.calibration_findings(tests, ["s"])
-    assert lines == ["* **s**: calibration error (ECE) of the distilled student minus the plain one: "
-                     "-2.10 points, significantly lower (p = 0.004)."]
+    assert lines == ["* Calibration error (ECE) of each distilled student minus its plain control: "
+                     "s -2.10 points, significantly lower (p = 0.004)."]
     budget = pd.DataFrame([{"mode": mode, "fraction": 0.03, "labelled": 50, "accuracy_mean": acc}
                            for mode, acc in (("hard", 0.75), ("soft pool", 0.92), ("hard pool", 0.915))])
     summary_lines = narrative.chapter4_summary(tests, summary, budget, {"mean": 0.95}, "s", "s")
@@ -247,8 +254,9 @@ def test_pool_findings_state_every_comparison_of_the_recipe():
     summary, tests = pool_tables()
     first, compressed = narrative.pool_findings(summary, tests, ["s"], ["c"], ["pool"])
     assert first.startswith("* **s** (pool): 96.00% (95% interval over seeds 95.00 to 97.00)")
-    assert "plain control (the same labels, no teacher): +2.00 points, significantly better (p = 0.010)" in first
-    assert "Against the ensemble of the teacher's seeds: -1.20 points, not distinguishable" in first
+    assert "Against its plain control (the same labels, no teacher) +2.00 points, significantly better (p = 0.010)" in first
+    assert first.count("not distinguishable") == 1
+    assert "against the teacher -1.00, against the ensemble of the teacher's seeds -1.20 points." in first
     assert "the compression student: 93.00%" in compressed and "significantly worse (p = 0.001)" in compressed
     lines = narrative.chapter4_summary(*_chapter4_inputs(tests, summary), pool_mode="pool")
     assert any(line.startswith("* **Every label plus the teacher's soft labels on the pool**: s reaches 96.00%")
@@ -274,10 +282,19 @@ def test_can_a_student_beat_its_teacher_answers_from_the_recorded_figures():
                                 "the teacher 321, a gap of 3 sentences") and reference.endswith("noise.")
     # the interval comes before the verdict and its p
     assert ("averages 96.00% over its seeds, the teacher 97.00% over 3: -1.00 points (95% interval over "
-            "sentences and seeds -2.00 to +0.00), not distinguishable") in best
+            "sentences and seeds: -2.00 to +0.00), not distinguishable") in best
     assert ("Against the ensemble of the teacher's 3 seeds (97.35%, one model): -1.20 points (95% interval "
             "over sentences and the student's seeds") in ensemble
     assert shared.endswith("the same 3 test sentences wrong. The best student gets 2, 3 and 2 (per seed) of them "
                            "wrong; its plain control, which never saw the teacher, 3, 3 and 3 (per seed).")
     # without the recipe, only the reference is stated
     assert len(narrative.beat_the_teacher({**results, "pool": {"students": []}}, reference_intervals())) == 1
+
+
+def test_an_interval_beside_a_holm_verdict_is_adjusted_the_same_way_and_says_so():
+    row = pd.Series({"difference_points": -3.05, "ci_low_points": -5.21, "ci_high_points": -1.08,
+                     "holm_ci_low_points": -5.90, "holm_ci_high_points": 0.20, "holm_p": 0.055})
+    assert narrative.interval_text(row, "sentences and seeds") == \
+        "interval over sentences and seeds, Holm-adjusted like the verdict: -5.90 to +0.20"
+    plain = row.drop(["holm_ci_low_points", "holm_ci_high_points"])
+    assert narrative.interval_text(plain, "seeds") == "95% interval over seeds: -5.21 to -1.08"
