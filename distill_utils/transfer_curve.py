@@ -71,14 +71,15 @@ def build_transfer_set(cfg, art: Artifacts, splits: dict[str, pd.DataFrame], poo
 def train_transfer_point(cfg, art: Artifacts, splits: dict[str, pd.DataFrame], train_logits: np.ndarray,
                          sentences: list[str], logits: np.ndarray, *, labels: str, multiple: float,
                          steps: int, seed: int, temperature: float, rates: AugmentRates,
-                         name: str | None = None) -> dict:
+                         name: str | None = None, save: bool = False) -> dict:
     """One student on every label plus the first ``len(sentences)`` sentences of the transfer set,
-    learnt as ``labels`` (`TRANSFER_LABELS`), for ``steps`` optimizer steps."""
+    learnt as ``labels`` (`TRANSFER_LABELS`), for ``steps`` optimizer steps; with ``save``, its
+    checkpoint is kept for chapter 5 (`Artifacts.student`)."""
     name = name or cfg.budget_student
     extra = {"transfer_multiple": multiple, "transfer_labels": labels if multiple else "none",
              "transfer_sentences": len(sentences), "transfer_steps": steps,
              "augment_rates": [rates.mask, rates.ngram, rates.delete, rates.swap]}
-    common = dict(seed=seed, mode=transfer_mode_name(labels, multiple), save=False, extra=extra)
+    common = dict(seed=seed, mode=transfer_mode_name(labels, multiple), save=save, extra=extra)
     labelled = splits["train"]
     if not sentences:
         return train_student(cfg, art, name, splits, loss=PLAIN, train_df=labelled,
@@ -163,3 +164,33 @@ def transfer_pairs(cfg, multiples) -> list[tuple[str, str, str]]:
         pairs += [(cfg.budget_student, soft, transfer_mode_name("none", 0)),
                   (cfg.budget_student, soft, argmax)]
     return pairs
+
+
+def choose_recipe(records: list[dict]) -> tuple[float, str]:
+    """The best recipe of the curve, chosen on validation only: the (multiple, labels) with the
+    highest mean validation accuracy over its seeds; a tie keeps the smaller transfer set (the
+    cheaper one), then soft labels. Size 0 (the plain student) is a control, never a recipe."""
+    frame = pd.DataFrame([{"multiple": r["transfer_multiple"], "labels": r["transfer_labels"],
+                           "validation": r["validation"]["accuracy"]} for r in records if r["transfer_multiple"]])
+    if frame.empty:
+        raise ValueError("no transfer-set runs to choose from (only the plain student)")
+    means = frame.groupby(["multiple", "labels"])["validation"].mean().reset_index()
+    means["soft_first"] = means["labels"] != "soft"
+    best = means.sort_values(["validation", "multiple", "soft_first"], ascending=[False, True, True]).iloc[0]
+    return float(best["multiple"]), str(best["labels"])
+
+
+def train_recipe_students(cfg, art: Artifacts, names, splits: dict[str, pd.DataFrame], pool: pd.DataFrame,
+                          train_logits: np.ndarray, *, recipe: tuple[float, str], temperature: float,
+                          rates: AugmentRates, step_multiple: float) -> list[dict]:
+    """The chosen recipe (`choose_recipe`) for each student of ``names``, once per seed of
+    ``cfg.seeds``, saved for chapter 5. Every student takes the same steps as the curve's."""
+    multiple, labels = recipe
+    labelled = len(splits["train"])
+    size = transfer_sizes(cfg, labelled, len(pool))[multiple]
+    sentences, logits = build_transfer_set(cfg, art, splits, pool, rates, size)
+    steps = transfer_steps(cfg, labelled, step_multiple)
+    return [train_transfer_point(cfg, art, splits, train_logits, sentences, logits, labels=labels,
+                                 multiple=multiple, steps=steps, seed=seed, temperature=temperature,
+                                 rates=rates, name=name, save=True)
+            for seed in cfg.seeds for name in names]

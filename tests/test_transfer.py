@@ -85,3 +85,21 @@ def test_the_size_curve_gives_every_size_the_same_steps(tiny_teacher, tiny_split
     assert not set(sentences) & set(tiny_splits["test"]["sentence"])
     summary = transfer_curve.transfer_summary(records)
     assert list(summary["labels"]) == ["none", "argmax", "soft", "argmax", "soft"]
+    # the chosen recipe for another student, saved for chapter 5, on the curve's steps
+    recipe = transfer_curve.choose_recipe(records)
+    saved = transfer_curve.train_recipe_students(cfg.replace(seeds=(42,)), art, ["tiny-bert-cut"], tiny_splits, pool,
+                                                 train_logits, recipe=recipe, temperature=2.0, rates=rates,
+                                                 step_multiple=step_multiple)
+    assert [r["model"] for r in saved] == ["tiny-bert-cut"] and optimizer_steps(saved[0]) == optimizer_steps(records[0])
+    assert art.require_student("tiny-bert-cut", saved[0]["mode"], 42) == art.student("tiny-bert-cut", saved[0]["mode"], 42)
+
+
+def test_the_recipe_is_chosen_on_validation_and_a_tie_keeps_the_smaller_set():
+    def run(multiple, labels, validation, test=0.0):
+        return {"transfer_multiple": multiple, "transfer_labels": labels,
+                "validation": {"accuracy": validation}, "test": {"accuracy": test}}
+    records = [run(0.0, "none", 0.99), run(1.5, "soft", 0.90), run(1.5, "soft", 0.92), run(10.0, "soft", 0.93),
+               run(10.0, "argmax", 0.91), run(5.0, "argmax", 0.93, test=1.0)]
+    assert transfer_curve.choose_recipe(records) == (5.0, "argmax")  # 0x is a control; tie: the smaller set
+    with pytest.raises(ValueError, match="no transfer-set runs"):
+        transfer_curve.choose_recipe([run(0.0, "none", 0.9)])
