@@ -166,7 +166,7 @@ def ceiling(variant: str, peaks: dict[str, float | None]) -> dict:
     ONNX Runtime's, which may exceed it, so those rows carry none."""
     basis = PEAK_BASIS.get(variant)
     return {"peak_gflops": peaks.get(basis) if basis else None,
-            "peak_basis": f"torch {basis} matmul" if basis else "none measured for this engine and dtype"}
+            "peak_basis": f"{basis} matmul" if basis else "none measured for this engine and dtype"}
 
 
 def _version(package: str) -> str | None:

@@ -105,4 +105,4 @@ def test_a_share_of_peak_is_given_only_against_a_ceiling_measured_for_that_kerne
     record = benchmark.PerformanceBenchmark(model, tokenizer, test, "tiny", variant=variant, latency_runs=2,
                                             throughput_batches=1, peaks={"fp32": 100.0, "bf16": 200.0}).run_benchmark()
     assert (record["peak_gflops"] == 100.0) if measured else record["peak_gflops"] is None
-    assert record["peak_basis"] == ("torch fp32 matmul" if measured else "none measured for this engine and dtype")
+    assert record["peak_basis"] == ("fp32 matmul" if measured else "none measured for this engine and dtype")
