@@ -136,15 +136,20 @@ def recorded_parameters(parameters: dict) -> dict:
             for name, value in parameters.items()}
 
 
+# parameters whose profile value later chapters read again to decide what they report (chapters 5
+# and 6 list the profile's students); the others reach later chapters through the artifacts
+REPORTED_AGAIN = ("students",)
+
+
 def parameter_reach(parameters: dict, chosen: list[Path], declared: dict[Path, set[str]]) -> list[str]:
-    """Say which later chapters a parameter does not reach: they use the profile's value (e.g.
-    ``students`` reaches chapter 4 only; chapters 5 and 6 report the profile's students)."""
+    """Say which later chapters a parameter of `REPORTED_AGAIN` does not reach: they use the
+    profile's value (``students`` reaches chapter 4 only; chapters 5 and 6 report the profile's)."""
     lines = []
-    for name in parameters:
+    for name in (name for name in parameters if name in REPORTED_AGAIN):
         takers = [i for i, source in enumerate(chosen) if name in declared[source]]
         missed = [source.stem for source in chosen[takers[0] + 1:] if name not in declared[source]] \
             if takers else []
-        if missed and name not in ("profile", "artifacts_dir", "data_dir"):
+        if missed:
             lines.append(f"{name} is a parameter of {', '.join(chosen[i].stem for i in takers)} only; "
                          f"{', '.join(missed)} use the profile's {name}")
     return lines

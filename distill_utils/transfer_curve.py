@@ -56,7 +56,9 @@ def build_transfer_set(cfg, art: Artifacts, splits: dict[str, pd.DataFrame], poo
     sentences with ``rates``; never a validation or test sentence) and the teacher's logits for it,
     computed once and cached like its other logits."""
     extra = max(0, size - len(pool))
-    mask_token = load_tokenizer(cfg.budget_student).mask_token or "[MASK]"
+    # the teacher's mask token: the teacher reads each rewrite to label it, so a masked word should
+    # be the gap it was pre-trained to read (the student learns that string as it tokenizes it)
+    mask_token = load_tokenizer(cfg.teacher).mask_token or "[MASK]"
     sources = list(splits["train"]["sentence"]) + list(pool["sentence"])
     held_out = set(splits["validation"]["sentence"]) | set(splits["test"]["sentence"])
     rewrites = augmented_sentences(sources, extra, rates=rates, mask_token=mask_token,

@@ -234,7 +234,7 @@ def test_a_parameter_later_chapters_do_not_declare_is_named():
     lines = pipeline.parameter_reach({"students": "tiny-bert-cut"}, chosen, declared)
     assert lines == ["students is a parameter of 04_student_training only; 05_benchmark, 06_results "
                      "use the profile's students"]
-    assert pipeline.parameter_reach({"seeds": "42"}, chosen, declared) == []
+    assert pipeline.parameter_reach({"seeds": "42", "temperature": 4}, chosen, declared) == []  # via artifacts
 
 
 # ---------------------------------------------------------------- every figure load_results reads
