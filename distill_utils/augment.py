@@ -35,8 +35,8 @@ class AugmentRates:
                 raise ValueError(f"augmentation rate {name} must lie in [0, 1], got {value}")
 
 
-def augment_sentence(sentence: str, rng: np.random.Generator, rates: AugmentRates,
-                     mask_token: str) -> str:
+def augment_sentence(sentence: str, rng: np.random.Generator,
+                     rates: AugmentRates, mask_token: str) -> str:
     """One rewritten copy of ``sentence`` (words split on spaces)."""
     words = sentence.split()
     if len(words) > 1 and rng.random() < rates.ngram:

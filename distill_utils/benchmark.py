@@ -28,7 +28,7 @@ from .lineage import check_splits
 from .machine import cpu_flags, cpu_name, matmul_peak_gflops, torch_threads
 from .metrics import classification_metrics, expected_calibration_error
 from .models import count_parameters, load_checkpoint
-from .pool_recipe import compression_modes
+from .pool_recipe import benchmarked_runs
 from .profiles import resolve_config
 from .variants import (VARIANT_DTYPE, VARIANT_ENGINE, VARIANTS, Variant, VariantUnavailable, build_variant,
                        parse_variants)
@@ -346,8 +346,7 @@ def main(argv: list[str] | None = None) -> None:
         test = read_splits(art.require_splits())["test"]
         variants = parse_variants(args.variants)
         try:
-            students = art.student_runs(cfg.students, ("kd", "plain"), [cfg.seed])
-            students += art.student_runs(cfg.compression_students, compression_modes(art), [cfg.seed])
+            students = benchmarked_runs(cfg, art, [cfg.seed])
         except FileNotFoundError as error:  # name what does exist
             raise FileNotFoundError(f"{error}. Trained students: {', '.join(art.existing_students()) or 'none'}") from None
         table = benchmark_profile(cfg, art, test, students, variants=variants)

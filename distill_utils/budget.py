@@ -171,3 +171,14 @@ def budget_pairs(cfg) -> list[tuple[str, str, str]]:
                   (cfg.budget_student, name("soft pool"), name("hard")),
                   (cfg.budget_student, name("soft pool"), name("hard pool"))]
     return pairs
+
+
+def low_resource_pairs(cfg) -> list[tuple[str, str, str]]:
+    """The low-resource arm's questions at ``cfg.low_resource_fraction``, the budget curve's three
+    with a teacher that saw only those labels; the control is the curve's own "hard" run."""
+    if cfg.low_resource_fraction is None:
+        return []
+    fraction = cfg.low_resource_fraction
+    name = lambda mode: budget_mode_name(mode, fraction, low_resource=mode != "hard")  # noqa: E731
+    return [(cfg.budget_student, name(a), name(b)) for a, b in
+            (("distilled", "hard"), ("soft pool", "hard"), ("soft pool", "hard pool"))]

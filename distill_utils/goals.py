@@ -10,6 +10,7 @@ from .ensemble import SINGLE
 from .latency import ratio_text
 from .models import MODELS
 from .pool_recipe import POOL_MODES
+from .transfer_curve import RECIPE_MODE, transfer_mode_name
 
 
 def _row(table: pd.DataFrame, model: str, mode: str) -> pd.Series | None:
@@ -61,6 +62,14 @@ def goal_checks(cfg, training: pd.DataFrame, comparisons: list[dict], models: li
                 f">= -{goals.pool_gap_max_points:g} points", f"{c['difference_points']:+.2f} points",
                 _interval(c["ci_low_points"], c["ci_high_points"], " points (over sentences and seeds)"),
                 c["difference_points"] >= -goals.pool_gap_max_points)
+    for name in (experiments.get("recipe") or {}).get("students", []):  # the transfer curve's chosen recipe
+        c = tests[(name, RECIPE_MODE, "teacher")]
+        add(f"{name} on the chosen recipe ({experiments['recipe']['labels']} labels, "
+            f"{experiments['recipe']['multiple']:g}x): accuracy minus the teacher's",
+            f">= -{goals.recipe_gap_max_points:g} points", f"{c['difference_points']:+.2f} points",
+            _interval(c["ci_low_points"], c["ci_high_points"], " points (over sentences and seeds)"),
+            c["difference_points"] >= -goals.recipe_gap_max_points)
+    rows += _arm_goals(experiments)
     first = cfg.headline_student
     if (first, "kd", "plain") in tests:
         c = tests[(first, "kd", "plain")]
@@ -138,6 +147,30 @@ def _budget_goals(goals, training: pd.DataFrame, budget: dict) -> list[dict]:
         if (test.get("mode_a"), test.get("mode_b")) == ("soft pool", "hard pool"):
             rows.append({"goal": f"soft minus hard pool labels, {100 * test['fraction']:g}% of the labels",
                          "target": "reported", "measured": f"{test['difference_points']:+.2f} points",
+                         "95% interval": _interval(test["ci_low_points"], test["ci_high_points"],
+                                                   " points (over sentences and seeds)"), "met": None})
+    return rows
+
+
+def _arm_goals(experiments: dict) -> list[dict]:
+    """Every arm trained: the seeds that answered one class, over the budget curve, the low-resource
+    arm and the transfer curve (target 0); and the transfer curve itself, soft against argmax labels
+    on its largest set (reported)."""
+    arms = [row for part in ("budget", "low_resource", "transfer") for row in
+            ((experiments.get(part) or {}).get("summary") or [])]
+    stuck = sum(int(row["one_class_seeds"]) for row in arms)
+    rows = [{"goal": f"seeds answering one class, over the {len(arms)} arms of the budget curve, the "
+                     "low-resource arm and the transfer curve", "target": "0", "measured": str(stuck),
+             "95% interval": None, "met": stuck == 0}]
+    transfer = experiments.get("transfer")
+    if not transfer:
+        return rows
+    largest = max((row["multiple"] for row in transfer["summary"]), default=0)
+    for test in transfer["tests"]:
+        if (test["a"], test["b"]) == (transfer_mode_name("soft", largest), transfer_mode_name("argmax", largest)):
+            rows.append({"goal": f"{transfer['student']}, soft minus argmax labels on the largest transfer set "
+                                 f"({largest:g}x the labels)", "target": "reported",
+                         "measured": f"{test['difference_points']:+.2f} points",
                          "95% interval": _interval(test["ci_low_points"], test["ci_high_points"],
                                                    " points (over sentences and seeds)"), "met": None})
     return rows

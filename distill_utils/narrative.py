@@ -13,6 +13,7 @@ from .latency import latency_interval_text, speedup_text
 from .losses import FROM_PARAMETER
 from .metrics import format_p
 from .paired import SIGNIFICANCE_LEVEL
+from .transfer_curve import RECIPE_MODE, transfer_mode_name
 # what a comparison's mode b is, in words
 COMPARED_WITH = {"teacher": "the teacher", "ensemble": "the ensemble of the teacher's seeds",
                  "plain": "its plain control", "kd": "its distilled run"}
@@ -94,8 +95,10 @@ def compared(parts: list[tuple[str, pd.Series]], *, ece: bool = False) -> str:
 
 
 def _budget_versus(tests: pd.DataFrame, student: str, fraction: float, a: str, b: str) -> str:
-    """One budget comparison, found by its fields (`paired.family_tests`), never by its name."""
-    row = _row(tests, model=student, fraction=fraction, mode_a=a, mode_b=b)
+    """One comparison of the budget curve (not of the low-resource arm at the same fraction), found
+    by its fields (`paired.family_tests`), never by its name."""
+    curve = tests[tests["experiment"] == "budget"] if "experiment" in tests else tests
+    row = _row(curve, model=student, fraction=fraction, mode_a=a, mode_b=b)
     return f"{row['difference_points']:+.2f} points, {verdict(row['difference_points'], _p(row))}"
 
 
@@ -109,7 +112,7 @@ def student_findings(summary: pd.DataFrame, tests: pd.DataFrame, students: list[
         ci = ("" if row["accuracy_ci_low"] is None or pd.isna(row["accuracy_ci_low"]) else
               f" (95% interval over seeds {100 * row['accuracy_ci_low']:.2f} to {100 * row['accuracy_ci_high']:.2f})")
         lines.append(
-            f"* **{name}**: distilled {_mean(summary, name, 'kd'):.2f}%{ci}, plain {_mean(summary, name, 'plain'):.2f}%. "
+            f"* **{name}**: distilled {_mean(summary, name, 'kd'):.2f}%{ci}, plain {_mean(summary, name, 'plain'):.2f}%; "
             + compared([("distilled against plain", _row(tests, model=name, a="kd", b="plain")),
                         ("distilled against the teacher", _row(tests, model=name, a="kd", b="teacher"))]) + ".")
     if hidden_student is not None:
@@ -197,7 +200,8 @@ def calibration_findings(tests: pd.DataFrame, students: list[str]) -> list[str]:
 
 
 def chapter4_summary(tests: pd.DataFrame, summary: pd.DataFrame, budget: pd.DataFrame, full_data: dict,
-                     headline_student: str, budget_student: str, pool_mode: str | None = None) -> list[str]:
+                     headline_student: str, budget_student: str, pool_mode: str | None = None,
+                     transfer: pd.DataFrame | None = None) -> list[str]:
     """Chapter 4 in a few sentences: full data and calibration (of ``headline_student``), scarce
     labels, the best recipe (every label + the pool, in ``pool_mode``, when it was trained), and
     the teacher."""
@@ -221,6 +225,16 @@ def chapter4_summary(tests: pd.DataFrame, summary: pd.DataFrame, budget: pd.Data
                      f"{_mean(summary, first, pool_mode):.2f}%; against its plain control "
                      f"{_versus(tests, first, pool_mode, 'plain')}; against the teacher "
                      f"{_versus(tests, first, pool_mode, 'teacher')}.")
+    if transfer is not None and (transfer["multiple"] > 0).any():
+        largest = transfer["multiple"].max()
+        soft = _row(transfer, multiple=largest, labels="soft")
+        curve = tests[tests["experiment"] == "transfer"] if "experiment" in tests else tests
+        row = _row(curve, model=budget_student, a=transfer_mode_name("soft", largest), b=NO_TRANSFER)
+        lines.append(f"* **A transfer set {largest:g}x the labels**: {budget_student} on every label plus the teacher's "
+                     f"soft labels on {int(soft['transfer_sentences'])} sentences reaches "
+                     f"{100 * soft['accuracy_mean']:.2f}%, against {100 * _row(transfer, multiple=0.0)['accuracy_mean']:.2f}% "
+                     f"with no transfer set on the same steps: {row['difference_points']:+.2f} points, "
+                     f"{verdict(row['difference_points'], _p(row))}.")
     teacher = _row(summary, mode="teacher")
     lines.append(f"* **The teacher** scores {100 * teacher['accuracy_mean']:.2f}% on average over its "
                  f"{int(teacher['seeds'])} seed(s); every comparison with it above includes that spread.")
@@ -328,7 +342,9 @@ def takeaways(results: dict, table: pd.DataFrame, best: dict | None, within_poin
     kd_acc = 100 * training.loc[(first, "kd"), "accuracy_mean"]
     copy = _row(table, base_model=first, mode="kd", variant="fp32")
     teacher_size = table[table["role"] == "teacher"]["size_mb"].iloc[0]
-    lines = [f"* The teacher, {settings['teacher']}, scores {teacher_acc:.2f}% on the test split.",
+    teacher_seeds = int(training.loc[(settings["teacher"], "teacher"), "seeds"])
+    lines = [f"* The teacher, {settings['teacher']}, scores {teacher_acc:.2f}% on the test split, the mean over "
+             f"its {teacher_seeds} seed(s).",
              f"* The distilled {first} averages {kd_acc:.2f}% over {len(results['run']['seeds'])} seeds, "
              f"{teacher_acc - kd_acc:.2f} points below the teacher, and runs {speedup_text(copy)} "
              f"faster at batch size 1 in fp32 at {copy['size_mb'] / teacher_size:.2f} of its size."]
@@ -344,6 +360,51 @@ def takeaways(results: dict, table: pd.DataFrame, best: dict | None, within_poin
                      f"{within_points:g} point of the teacher's, is **{best['model']} [{best['variant']}]**: "
                      f"{100 * best['accuracy']:.2f}%, {speedup_text(best)} faster than the fp32 "
                      f"teacher, {best['disk_mb']:.0f} MB on disk.")
+    return lines
+
+
+def when_distillation_pays(results: dict) -> list[str]:
+    """Chapter 6's answer to the book's question, from the fair arms only (every arm trained, each
+    pair differing in one thing; no verdict beside an arm that answered one class): with every
+    label, with few labels and a teacher trained on all of them or on those few, with a transfer
+    set many times the labels, and the chosen recipe for the larger students."""
+    comparisons = pd.DataFrame(results["comparisons"])
+    first = results["settings"]["headline_student"]
+    lines = [f"* **With every label**, distilling {first} on the labelled sentences against its plain "
+             f"control: {_versus(comparisons, first, 'kd', 'plain')}."]
+    arms = [("budget", "a teacher trained on every label"), ("low_resource", "a teacher trained on those labels only")]
+    for part, teacher in arms:
+        block = results.get(part)
+        if not block or not block.get("summary"):
+            continue
+        summary, tests = pd.DataFrame(block["summary"]), pd.DataFrame(block["tests"])
+        fraction = summary["fraction"].min()
+        group = summary[summary["fraction"] == fraction]
+        stuck = one_class_arms(group)
+        parts = [(question, _row(tests, fraction=fraction, mode_a=a, mode_b=b))
+                 for a, b, question in BUDGET_QUESTIONS if not {a, b} & stuck]
+        text = compared(parts) if parts else "no verdict (an arm answered one class)"
+        lines.append(f"* **With {100 * fraction:g}% of the labels** ({int(group['labelled'].iloc[0])} sentences) "
+                     f"and {teacher}: {text}.")
+    transfer = results.get("transfer")
+    if transfer and transfer.get("summary"):
+        summary, tests = pd.DataFrame(transfer["summary"]), pd.DataFrame(transfer["tests"])
+        largest = summary["multiple"].max()
+        if largest > 0:
+            soft = transfer_mode_name("soft", largest)
+            parts = [("soft labels against no transfer set", _row(tests, a=soft, b=NO_TRANSFER)),
+                     ("soft against argmax labels", _row(tests, a=soft, b=transfer_mode_name("argmax", largest)))]
+            arms = summary[summary["multiple"].isin([0, largest])]
+            text = ("no verdict (an arm answered one class)" if (arms["one_class_seeds"] > 0).any()
+                    else compared(parts))
+            lines.append(f"* **With every label and a transfer set {largest:g}x the labels** "
+                         f"({transfer['student']}, equal steps): {text}.")
+    for name in (results.get("recipe") or {}).get("students", []):
+        parts = [(f"against {COMPARED_WITH[b]}", _row(comparisons, model=name, a=RECIPE_MODE, b=b))
+                 for b in ("plain", "kd", "teacher")
+                 if len(comparisons[(comparisons["model"] == name) & (comparisons["a"] == RECIPE_MODE)
+                                    & (comparisons["b"] == b)])]
+        lines.append(f"* **{name} on the chosen recipe**: {compared(parts)}.")
     return lines
 
 
@@ -400,6 +461,89 @@ def pool_findings(summary: pd.DataFrame, tests: pd.DataFrame, pool_students: lis
         lines.append(f"* **{name}** ({mode}), the compression student: {_mean(summary, name, mode):.2f}%. "
                      f"{_capital(compared(parts))}.")
     return lines
+
+
+NO_TRANSFER = transfer_mode_name("none", 0)  # the curve's plain student, on the curve's steps
+
+
+def transfer_findings(tests: pd.DataFrame, summary: pd.DataFrame, student: str) -> list[str]:
+    """Chapter 4's transfer-set size curve in words: per size, the student on every label plus the
+    teacher's soft labels against the plain student on the same steps, and soft against argmax
+    labels on the same sentences (the null verdicts said once per size). An arm that answered one
+    class on some seed gets no verdict."""
+    plain = _row(summary, multiple=0.0)
+    lines = [f"* **No transfer set** (every label, hard, on the same steps): {100 * plain['accuracy_mean']:.2f}%."]
+    for multiple, group in summary[summary["multiple"] > 0].groupby("multiple", sort=True):
+        means = group.set_index("labels")
+        soft, argmax = transfer_mode_name("soft", multiple), transfer_mode_name("argmax", multiple)
+        parts = [("soft labels against no transfer set", _row(tests, model=student, a=soft, b=NO_TRANSFER)),
+                 ("soft against argmax labels", _row(tests, model=student, a=soft, b=argmax))]
+        stuck = set(group.loc[group["one_class_seeds"] > 0, "labels"])
+        stuck |= {"no transfer set"} if plain["one_class_seeds"] > 0 else set()
+        text = (f"no verdict (an arm answered one class on some seed: {', '.join(sorted(stuck))})" if stuck
+                else compared(parts))
+        lines.append(f"* **{multiple:g}x the labels** ({int(group['transfer_sentences'].iloc[0])} teacher-labelled sentences): "
+                     f"soft {100 * means.loc['soft', 'accuracy_mean']:.2f}%, argmax "
+                     f"{100 * means.loc['argmax', 'accuracy_mean']:.2f}%; {text}.")
+    return lines
+
+
+def recipe_findings(summary: pd.DataFrame, tests: pd.DataFrame, students: list[str]) -> list[str]:
+    """Chapter 4: each student trained on the transfer curve's chosen recipe against its plain
+    control (where it has one), its distilled run and the teacher, the null verdicts said once."""
+    lines = []
+    for name in students:
+        row = _row(summary, model=name, mode=RECIPE_MODE)
+        ci = ("" if row["accuracy_ci_low"] is None or pd.isna(row["accuracy_ci_low"]) else
+              f" (95% interval over seeds {100 * row['accuracy_ci_low']:.2f} to {100 * row['accuracy_ci_high']:.2f})")
+        parts = [(f"against {COMPARED_WITH[b]}", _row(tests, model=name, a=RECIPE_MODE, b=b))
+                 for b in ("plain", "kd", "teacher")
+                 if len(tests[(tests["model"] == name) & (tests["a"] == RECIPE_MODE) & (tests["b"] == b)])]
+        lines.append(f"* **{name}** (recipe): {100 * row['accuracy_mean']:.2f}%{ci}. {_capital(compared(parts))}.")
+    return lines
+
+
+def hidden_weight_sentence(weight: float, choice: pd.DataFrame | None, student: str) -> str:
+    """Chapter 4: the hidden-state term's weight and where it came from (`sweep.choose_hidden_weight`
+    or the ``hidden_weight`` parameter), and what follows from it."""
+    if choice is not None and weight > 0:
+        return (f"On validation the weight {weight:g} did best, so {student} is trained with it once per seed "
+                "and compared with logit-only distillation in the results below.")
+    if choice is not None:
+        return ("On validation no weight above 0 beat logit-only distillation, so the term is left off and no "
+                "test comparison is made for it: on this task and student, the intermediate layers add nothing "
+                "the logits do not.")
+    if weight > 0:
+        return (f"The weight {weight:g} comes from the `hidden_weight` parameter, not from validation; "
+                f"{student} is trained with it once per seed and compared with logit-only distillation below.")
+    return "This run tries no weight (the profile names none); exercise 4 below runs one."
+
+
+def int8_diagnosis(sensitivity: pd.DataFrame, model: str, within_points: float) -> str:
+    """Chapter 5: where a model's dynamic-int8 error comes from (`quantization.quantization_sensitivity`):
+    the whole model per tensor and per channel, the group of Linear layers that costs most alone,
+    and the fix the figures support (within ``within_points`` of fp32 counts as recovered)."""
+    rows = sensitivity.set_index("quantized")
+    fp32 = rows.loc["nothing (fp32)", "accuracy"]
+    tensor, channel = rows.loc["every Linear, per tensor", "accuracy"], rows.loc["every Linear, per channel", "accuracy"]
+    groups = sensitivity.iloc[1:-2]
+    # the most accuracy lost alone; among equals, the largest change of a logit
+    worst = groups.sort_values(["accuracy", "max_logit_change"], ascending=[True, False]).iloc[0]
+    text = (f"In fp32 {model} answers {100 * fp32:.2f}% of the test sentences; with every Linear layer in int8 "
+            f"{100 * tensor:.2f}% with one scale per matrix (PyTorch's default) and {100 * channel:.2f}% with one "
+            f"scale per output row. One group at a time, the `{worst['quantized']}` layers ({int(worst['layers'])}) "
+            f"cost the most: {100 * worst['accuracy']:.2f}% with only them in int8 (largest change of a logit "
+            f"{worst['max_logit_change']:.2f}). ")
+    lost = 100 * (fp32 - tensor)
+    if lost <= within_points:
+        return text + f"The whole model stays within {within_points:g} point of fp32: int8 costs it nothing worth fixing."
+    if 100 * (fp32 - channel) <= within_points:
+        return text + ("Per-channel scales recover the loss: one large weight no longer coarsens a whole matrix, "
+                       "so the fix is a per-channel int8 model.")
+    if 100 * (fp32 - worst["accuracy"]) >= lost / 2:
+        return text + (f"That group alone carries at least half of the loss: keeping the `{worst['quantized']}` "
+                       "layers in fp32 is the fix to try first.")
+    return text + "No single group carries most of the loss: the error is spread over the layers."
 
 
 def _capital(text: str) -> str:

@@ -242,6 +242,36 @@ def plot_budget_curve(summary: pd.DataFrame, student: str, teacher_accuracy: flo
     return fig
 
 
+def plot_transfer_curve(summary: pd.DataFrame, student: str, teacher: dict | None = None):
+    """Test accuracy against the transfer set's size (multiples of the labelled sentences), one line
+    per kind of label (soft, argmax), each point the mean over seeds with its 95% interval over
+    seeds. Size 0 is the plain student on the same steps, drawn as a band across the figure;
+    ``teacher`` (mean, ci_low, ci_high over its seeds) as a second band."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    bands = [("plain student, same steps", summary[summary["multiple"] == 0], "black")]
+    for label, rows, colour in bands + [("teacher", pd.DataFrame([teacher]) if teacher else pd.DataFrame(),
+                                         PALETTE["teacher"])]:
+        if rows.empty:
+            continue
+        mean = rows["accuracy_mean" if "accuracy_mean" in rows else "mean"].iloc[0]
+        low, high = (rows[k].iloc[0] for k in (("accuracy_ci_low", "accuracy_ci_high")
+                                               if "accuracy_ci_low" in rows else ("ci_low", "ci_high")))
+        ax.axhline(100 * mean, color=colour, linewidth=1, label=f"{label} (mean)")
+        if pd.notna(low) and pd.notna(high):
+            ax.axhspan(100 * low, 100 * high, color=colour, alpha=0.08)
+    for labels, group in summary[summary["multiple"] > 0].groupby("labels", sort=False):
+        group = group.sort_values("multiple")
+        low = group["accuracy_mean"] - group["accuracy_ci_low"].fillna(group["accuracy_mean"])
+        high = group["accuracy_ci_high"].fillna(group["accuracy_mean"]) - group["accuracy_mean"]
+        ax.errorbar(group["multiple"], 100 * group["accuracy_mean"], yerr=[100 * low, 100 * high],
+                    marker="o", capsize=3, label=f"{labels} labels on the transfer set",
+                    color=PALETTE["kd"] if labels == "soft" else PALETTE["plain"])
+    ax.set(xlabel="transfer set (multiples of the labelled sentences)", ylabel="test accuracy (%)",
+           title=f"Every label plus the teacher's answers on more sentences: {student}")
+    ax.legend(fontsize=8)
+    return fig
+
+
 def plot_seed_results(runs: pd.DataFrame, teacher_accuracy: float):
     """Test accuracy of every run (one dot per seed) and each variant's mean with its 95% CI."""
     fig, ax = plt.subplots(figsize=(7.5, 0.6 + 0.55 * runs.groupby(["model", "mode"]).ngroups))

@@ -19,6 +19,7 @@ from .budget import batches_per_epoch, epochs_for_steps, with_soft_pool
 from .ensemble import ENSEMBLE, SINGLE
 from .experiments import train_student
 from .losses import LossSettings
+from .transfer_curve import RECIPE_MODE
 
 # a student's mode, by the teacher whose soft labels it learnt the pool from
 POOL_MODES = {SINGLE: "pool", ENSEMBLE: "pool-ensemble"}
@@ -134,3 +135,26 @@ def pool_modes(art: Artifacts, experiments: dict) -> list[str]:
         raise ValueError(f"{display_path(art.experiments)} does not record the pool recipe (written by an older "
                          "chapter 4): re-run notebooks/04_student_training.ipynb")
     return pool["modes"] if pool["students"] or pool["compression_students"] else []
+
+
+def recipe_students(art: Artifacts) -> list[str]:
+    """The students chapter 4 trained on the transfer curve's chosen recipe ([] before chapter 4 ran,
+    e.g. students trained by `launch`, or when it trained none)."""
+    if not art.experiments.is_file():
+        return []
+    recipe = read_json(art.experiments).get("recipe")
+    if recipe is None:
+        return []
+    if not isinstance(recipe, dict) or not isinstance(recipe.get("students"), list):
+        raise ValueError(f"{display_path(art.experiments)}: recipe must be an object with a list of students, got "
+                         f"{recipe!r:.60}: re-run notebooks/04_student_training.ipynb")
+    return recipe["students"]
+
+
+def benchmarked_runs(cfg, art: Artifacts, seeds) -> list:
+    """Every checkpoint chapter 5 benchmarks for ``seeds``: each student distilled and plain, each
+    compression student distilled and on the pool recipe (`compression_modes`), and each student
+    chapter 4 trained on the transfer curve's recipe (`recipe_students`)."""
+    runs = art.student_runs(cfg.students, ("kd", "plain"), seeds)
+    runs += art.student_runs(cfg.compression_students, compression_modes(art), seeds)
+    return runs + art.student_runs(recipe_students(art), (RECIPE_MODE,), seeds)

@@ -28,7 +28,9 @@ class Goals:
     ``pruned_gap_max_points`` of the teacher; at the smallest label budget, the teacher's soft
     labels on the never-seen pool within ``budget_gap_max_points`` of the full-data student; each
     student of the best recipe (all labels + the pool's soft labels) within ``pool_gap_max_points``
-    of the teacher; the
+    of the teacher, and so each student of the transfer curve's chosen recipe
+    (``recipe_gap_max_points``); no arm of the budget curve, the low-resource arm or the transfer curve
+    answering one class on any seed; the
     first (DistilBERT-shaped) student's speed-up at batch size 1 in fp32, as a share of its FLOP
     ratio to the teacher (``student_speedup_of_flop_ratio_min``: six of twelve layers cannot run
     more than about twice as fast, so a fixed 2x could never be met); the fastest compressed
@@ -39,6 +41,7 @@ class Goals:
     pruned_gap_max_points: float = 1.0
     budget_gap_max_points: float = 3.0
     pool_gap_max_points: float = 1.0
+    recipe_gap_max_points: float = 1.0
     student_speedup_of_flop_ratio_min: float = 0.95
     compressed_speedup_min: float = 10.0
     compressed_gap_max_points: float = 1.0
@@ -103,12 +106,19 @@ class Profile:
     transfer_multiples: tuple[float, ...] = ()
     transfer_rates: tuple[tuple[float, float, float, float], ...] = ((0.1, 0.25, 0.05, 0.05),)
     transfer_step_multiples: tuple[float, ...] = (2.0,)
+    # the students trained on the recipe the transfer curve chose on validation (saved; chapter 5
+    # benchmarks them): students with a plain control and compression students; () for none
+    recipe_students: tuple[str, ...] = ()
     # the best recipe (`pool_recipe`): every label plus the teacher's soft labels on the pool, for
     # these students (each has its plain control) and the compression students; () for none
     pool_students: tuple[str, ...] = ()
     # intermediate-layer (hidden-state) distillation, Patient-KD style, as an option
     hidden_student: str | None = None  # None: the last student of the profile
-    hidden_weight: float = 0.0  # weight of the hidden-state term added to the logit loss; 0: not run
+    # the weight of the hidden-state term added to the logit loss (0: off), and the candidate weights
+    # chapter 4 chooses it from on validation when no `hidden_weight` parameter is given (0 is
+    # logit-only distillation; (): none tried)
+    hidden_weight: float = 0.0
+    hidden_weights: tuple[float, ...] = ()
     cost_steps: int = 10  # training steps timed per mode in the cost comparison
     weight_decay: float = 0.01
     bf16: bool = True  # bf16 autocast where the hardware supports it (AMX CPUs, Ampere+ GPUs)
@@ -164,6 +174,8 @@ PROFILES: dict[str, Profile] = {
         transfer_multiples=(5.0, 10.0),
         transfer_rates=((0.1, 0.25, 0.05, 0.05), (0.1, 0.1, 0.05, 0.05)),
         transfer_step_multiples=(2.0,),
+        recipe_students=("distil-mpnet-6layer", "pruned-teacher-6layer", "pruned-teacher-4layer"),
+        hidden_weights=(0.0, 1.0, 10.0),
         hidden_student="all-MiniLM-L6-v2",
         cost_steps=20,
         goals=Goals(),  # the issues' targets for this profile's recorded run
@@ -235,11 +247,13 @@ PROFILES: dict[str, Profile] = {
         pool_limit=200,
         low_resource_fraction=0.1,
         transfer_multiples=(2.0,),
+        recipe_students=("tiny-bert-copy", "tiny-bert-copy-top"),
         pool_students=("tiny-bert-random",),
         sweep_alphas=(0.1, 0.9),
         sweep_temperatures=(1.0, 4.0),
         hidden_student="tiny-bert-random",
-        hidden_weight=10.0,  # the option's code path, exercised; the recorded cpu run leaves it off
+        hidden_weight=10.0,  # the option's training path, exercised
+        hidden_weights=(10.0,),  # one candidate: the choice and the training path both run
         cost_steps=3,
         latency_runs=20,
         throughput_batches=2,
@@ -261,7 +275,9 @@ PROFILES["ci"] = dataclasses.replace(
     seeds=(42, 1), sweep_alphas=(0.1, 0.9), sweep_temperatures=(1.0, 4.0), sweep_epochs=1.0,
     sweep_seeds=(), budget_fractions=(0.1, 1.0), budget_seeds=(42,), budget_epochs=None, pool_limit=300,
     cost_steps=5, latency_runs=30, throughput_batches=2, goals=None,
-    transfer_multiples=(3.0,), transfer_rates=PROFILES["cpu"].transfer_rates[:1],
+    transfer_multiples=(3.0,), transfer_rates=PROFILES["cpu"].transfer_rates[:1], transfer_step_multiples=(1.0,),
+    # the smoke profile runs the low-resource arm's path; CI's time goes to the real weights' paths
+    low_resource_fraction=None, recipe_students=("pruned-teacher-4layer",), hidden_weights=(),
 )
 
 
@@ -318,6 +334,9 @@ def resolve_config(profile: str | None = None, **overrides) -> Profile:
             cfg = cfg.replace(**{name: cfg.students[position]})
     if "pool_students" not in changes:  # the profile's, less those a `students` parameter left out
         cfg = cfg.replace(pool_students=tuple(name for name in cfg.pool_students if name in cfg.students))
+    if "recipe_students" not in changes:  # likewise
+        cfg = cfg.replace(recipe_students=tuple(name for name in cfg.recipe_students
+                                                if name in cfg.students + cfg.compression_students))
     cfg = cfg.replace(sweep_seeds=cfg.sweep_seeds or (cfg.seed,),
                       budget_seeds=cfg.budget_seeds or cfg.seeds,
                       teacher_seeds=cfg.teacher_seeds or (cfg.seed,),
@@ -336,6 +355,10 @@ def _validate(cfg: Profile) -> None:
     if strangers:
         raise ValueError(f"pool_students {strangers} must be among the students {list(cfg.students)} "
                          "(each needs its plain control); set pool_students or students to match")
+    strangers = [name for name in cfg.recipe_students if name not in cfg.students + cfg.compression_students]
+    if strangers:
+        raise ValueError(f"recipe_students {strangers} must be among the students and compression students "
+                         f"{list(cfg.students + cfg.compression_students)}; set recipe_students or students to match")
     both = set(cfg.students) & set(cfg.compression_students)
     if both:
         raise ValueError(f"{sorted(both)} cannot be both a student and a compression student")
@@ -370,6 +393,8 @@ def _validate(cfg: Profile) -> None:
         check_temperature(cfg.temperature)
     if cfg.hidden_weight < 0:
         raise ValueError(f"hidden_weight must be >= 0, got {cfg.hidden_weight}")
+    if any(weight < 0 for weight in cfg.hidden_weights):
+        raise ValueError(f"hidden_weights must be >= 0, got {list(cfg.hidden_weights)}")
     if cfg.threads is not None and int(cfg.threads) < 1:
         raise ValueError(f"threads must be a positive integer (or None for all cores), got {cfg.threads}")
     for name in ("teacher_epochs", "student_epochs", "teacher_lr", "student_lr", "sweep_epochs",

@@ -18,13 +18,16 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .inference import predict_logits
+
 INT8 = (-128, 127)
 
 
-def quantize(x: torch.Tensor, *, per_channel: bool = False, symmetric: bool = True,
-             bits: int = 8) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Integers q, scale s and zero point z with x ~ s * (q - z): one (s, z) for the tensor, or one
-    per row (dimension 0: a Linear layer's output channels) with ``per_channel``."""
+def quantize(x: torch.Tensor, *, per_channel: bool = False,
+             symmetric: bool = True, bits: int = 8):
+    """Integers q, scale s and zero point z with x ~ s * (q - z): one (s, z)
+    for the tensor, or one per row (dimension 0: a Linear layer's output
+    channels) with ``per_channel``."""
     low_q, high_q = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
     x = x.detach().double()
     dims = tuple(range(1, x.dim())) if per_channel else tuple(range(x.dim()))
@@ -32,7 +35,8 @@ def quantize(x: torch.Tensor, *, per_channel: bool = False, symmetric: bool = Tr
         scale = x.abs().amax(dim=dims, keepdim=True) / high_q
         zero = torch.zeros_like(scale)
     else:
-        low, high = x.amin(dim=dims, keepdim=True), x.amax(dim=dims, keepdim=True)
+        low = x.amin(dim=dims, keepdim=True)
+        high = x.amax(dim=dims, keepdim=True)
         scale = (high - low) / (high_q - low_q)
         zero = torch.round(low_q - low / scale.clamp_min(1e-12))
     scale = scale.clamp_min(1e-12)  # an all-zero row keeps a usable scale
@@ -89,26 +93,24 @@ def quantize_dynamic_modules(model: torch.nn.Module, names: list[str] | None = N
         return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).eval(), spec, dtype=torch.qint8)
 
 
-@torch.inference_mode()
-def _logits(model, batches) -> np.ndarray:
-    return np.concatenate([model(**batch).logits.float().numpy() for batch in batches])
-
-
-def quantization_sensitivity(model: torch.nn.Module, batches: list[dict], labels) -> pd.DataFrame:
+def quantization_sensitivity(model: torch.nn.Module, tokenizer, sentences: list[str], labels, *,
+                             max_length: int = 128) -> pd.DataFrame:
     """Which layers carry the int8 error: the model with one group of Linear layers quantized at a
-    time (`linear_groups`), then all of them per-tensor and per-channel, each scored on the same
-    ``batches`` (tokenized test sentences) against the fp32 model: accuracy, and the largest
+    time (`linear_groups`), then all of them per-tensor and per-channel, each scoring the same
+    ``sentences`` (`inference.predict_logits`) against the fp32 model: accuracy, and the largest
     change of a logit. A group whose row alone loses most of the accuracy is the one to keep in
     fp32 or to give per-channel scales."""
     labels = np.asarray(labels)
-    reference = _logits(model, batches)
+    score = lambda m: predict_logits(m, tokenizer, sentences, max_length=max_length)  # noqa: E731
+    reference = score(model)
+    groups = linear_groups(model)
     rows = [{"quantized": "nothing (fp32)", "layers": 0, "accuracy": float((reference.argmax(-1) == labels).mean()),
              "max_logit_change": 0.0}]
-    trials = [(kind, names, False) for kind, names in linear_groups(model).items()]
+    trials = [(kind, names, False) for kind, names in groups.items()]
     trials += [("every Linear, per tensor", None, False), ("every Linear, per channel", None, True)]
     for label, names, per_channel in trials:
-        logits = _logits(quantize_dynamic_modules(model, names, per_channel=per_channel), batches)
-        rows.append({"quantized": label, "layers": len(names) if names else sum(map(len, linear_groups(model).values())),
+        logits = score(quantize_dynamic_modules(model, names, per_channel=per_channel))
+        rows.append({"quantized": label, "layers": len(names) if names else sum(map(len, groups.values())),
                      "accuracy": float((logits.argmax(-1) == labels).mean()),
                      "max_logit_change": float(np.abs(logits - reference).max())})
     return pd.DataFrame(rows)

@@ -28,7 +28,8 @@ from .metrics import runs_frame, seed_summary, summarise_runs
 from .profiles import within_points
 from .provenance import library_hash, run_metadata
 from .lineage import check_benchmark, check_loss_settings, check_splits
-from .pool_recipe import pool_modes
+from .pool_recipe import pool_modes, recipe_students
+from .transfer_curve import RECIPE_MODE
 from .reference import FINBERT, REFERENCE
 
 SCHEMA_VERSION = 1
@@ -99,6 +100,7 @@ def _student_records(cfg, art: Artifacts, experiments: dict) -> list[dict]:
     if modes:
         runs += art.student_runs(experiments["pool"]["students"], tuple(modes), cfg.seeds)
         runs += art.student_runs(experiments["pool"]["compression_students"], tuple(modes[:1]), cfg.seeds)
+    runs += art.student_runs(recipe_students(art), (RECIPE_MODE,), cfg.seeds)
     runs += art.student_runs(cfg.students, EXTRA_MODES, cfg.seeds, required=False)
     return [read_run(directory) for directory in runs]
 
@@ -119,7 +121,7 @@ def build_results(cfg, art: Artifacts) -> dict:
     runs = runs_frame(teachers + students, labels)
     training = summarise_runs(runs)
     # Holm-adjusted once, by chapter 4, over all its comparisons (the budget curve's too)
-    comparisons = chapter4_tests(experiments, "students") + chapter4_tests(experiments, "pool")
+    comparisons = [test for experiment in ("students", "pool", "recipe") for test in chapter4_tests(experiments, experiment)]
     variants = variant_summary(bench["records"], bench.get("seed_accuracy", []))
     kd = next(r for r in students if r["mode"] == "kd")
     metadata = run_metadata(cfg)
@@ -154,6 +156,11 @@ def build_results(cfg, art: Artifacts) -> dict:
         # the teacher's seeds together (chapter 2's ensemble and shared errors, as chapter 4 used them)
         # and the best recipe: every label + the pool's soft labels (chapter 4)
         "ensemble": experiments["ensemble"], "pool": experiments["pool"],
+        # with every label, the teacher's answers on a transfer set of growing size, the recipe it
+        # chose, and the budget curve at one fraction with a teacher that saw only those labels
+        # (None where chapter 4 ran none of them)
+        "transfer": experiments.get("transfer"), "recipe": experiments.get("recipe"),
+        "low_resource": experiments.get("low_resource"),
         "training_cost": experiments["cost"],
         # measured training minutes per experiment, and how the recording was trained (chapter 4)
         "training_time": experiments.get("training_time"), "recording": experiments.get("recording"),

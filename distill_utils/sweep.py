@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
@@ -63,3 +65,30 @@ def best_sweep_point(table: pd.DataFrame) -> tuple[float, float]:
     summary = summary[summary["alpha"] < PLAIN.alpha]
     best = summary.sort_values(["val_accuracy", "val_macro_f1"], ascending=False, kind="stable").iloc[0]
     return float(best["alpha"]), float(best["temperature"])
+
+
+def choose_hidden_weight(cfg, art: Artifacts, splits: dict[str, pd.DataFrame], teacher_logits: np.ndarray,
+                         loss: LossSettings, kd_records: list[dict]) -> tuple[float, pd.DataFrame]:
+    """The weight of the hidden-state term, chosen on the validation split: ``cfg.hidden_student``
+    distilled with each weight of ``cfg.hidden_weights`` (0: logit-only distillation, its runs in
+    ``kd_records``), once per sweep seed. The highest mean validation accuracy wins; a tie keeps
+    the smaller weight (the simpler loss). Returns the weight and one row per weight."""
+    rows = []
+    for weight in cfg.hidden_weights:
+        if weight == 0:
+            runs = [r for r in kd_records if r["model"] == cfg.hidden_student and r["mode"] == "kd"
+                    and r["seed"] in cfg.sweep_seeds]
+            missing = set(cfg.sweep_seeds) - {r["seed"] for r in runs}
+            if missing:
+                raise ValueError(f"no distilled run of {cfg.hidden_student} for sweep seed(s) {sorted(missing)}: "
+                                 "the sweep seeds must be among the training seeds")
+        else:
+            runs = [train_student(cfg, art, cfg.hidden_student, splits, seed=seed, teacher_logits=teacher_logits,
+                                  loss=dataclasses.replace(loss, hidden_weight=weight), mode="hidden", save=False)
+                    for seed in cfg.sweep_seeds]
+        rows.append({"hidden_weight": float(weight), "seeds": len(runs),
+                     "validation_accuracy": float(np.mean([r["validation"]["accuracy"] for r in runs])),
+                     "train_s": [sum(r.get("epoch_seconds") or []) for r in runs] if weight else []})
+    table = pd.DataFrame(rows)
+    best = table.sort_values(["validation_accuracy", "hidden_weight"], ascending=[False, True]).iloc[0]
+    return float(best["hidden_weight"]), table

@@ -56,6 +56,23 @@ COLUMNS: dict[str, tuple[str, object]] = {
     "teacher": ("teacher", None), "wilson_low": ("95% interval over sentences: from", "{:.2%}"),
     "wilson_high": ("to", "{:.2%}"), "label": ("label", None), "schedule": ("schedule", None),
     "epochs": ("epochs", "{:.2f}"), "validation_accuracy": ("validation accuracy, mean over seeds", "{:.2%}"),
+    "multiple": ("transfer set (x the labels)", "{:g}x"), "labels": ("labels on it", None),
+    "transfer_sentences": ("teacher-labelled sentences", "{:.0f}"), "rates": ("rates: mask, n-gram, delete, swap", None),
+    "step_multiple": ("steps (x the plain run's)", "{:g}x"), "hidden_weight": ("weight of the hidden-state term", "{:g}"),
+    "scales": ("scales", None), "zero point": ("zero point", None),
+    "max_abs_error": ("largest error", "{:.2e}"), "mean_abs_error": ("mean error", "{:.2e}"),
+    "relative_rms_error": ("error relative to the weights (RMS)", "{:.2%}"),
+    "quantized": ("in int8", None), "layers": ("Linear layers", "{:.0f}"),
+    "max_logit_change": ("largest change of a logit", "{:.3f}"),
+    "holm_ci_low_points": ("interval, Holm-adjusted: from", "{:+.2f}"), "holm_ci_high_points": ("to (points)", "{:+.2f}"),
+}
+
+
+# chapter 4's experiments (`paired.family_tests`' field ``experiment``), as a reader's heading
+EXPERIMENTS = {
+    "students": "Distilled against plain, every label", "budget": "The budget curve",
+    "pool": "Every label and the pool", "low-resource": "The low-resource arm",
+    "transfer": "The transfer-set size curve", "recipe": "The chosen recipe",
 }
 
 
@@ -68,13 +85,14 @@ TABLE_CSS = [  # rules and alignment; the book's own stylesheet (_static/fit.css
 ]
 TEXT_COLUMNS = {"model", "base_model", "student", "mode", "variant", "role", "a", "b", "skipped", "peak_basis",
                 "sentences", "experiment", "correct_per_seed", "mcnemar_p_per_seed", "precision",
-                "teacher", "label", "schedule"}
+                "teacher", "label", "schedule", "labels", "rates", "scales", "zero point", "quantized"}
 
 # an interval's two ends, shown as one column "low to high" (a table of half the width)
 INTERVALS = {
     ("accuracy_ci_low", "accuracy_ci_high"): "95% interval over seeds",
     ("wilson_low", "wilson_high"): "95% interval over sentences (Wilson)",
     ("ci_low_points", "ci_high_points"): "95% interval over sentences and seeds (points)",
+    ("holm_ci_low_points", "holm_ci_high_points"): "interval over sentences and seeds, Holm-adjusted (points)",
     ("ece_ci_low_points", "ece_ci_high_points"): "ECE, 95% interval (points)",
 }
 

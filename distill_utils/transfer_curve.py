@@ -20,7 +20,7 @@ from .augment import AugmentRates, augmented_sentences, transfer_set
 from .budget import batches_per_epoch, epochs_for_steps, with_soft_pool
 from .experiments import train_student
 from .losses import PLAIN, LossSettings
-from .metrics import seed_summary
+from .metrics import classes_predicted, seed_summary
 from .models import load_tokenizer
 from .teacher_cache import cache_teacher_logits
 
@@ -29,6 +29,10 @@ TRANSFER_LABELS = {
     "soft": "the teacher's distribution softened at T (alpha 0 on the transfer set)",
     "argmax": "the teacher's argmax label, learnt like a human label",
 }
+
+
+# the mode of a student trained on the chosen recipe (saved under it; the recipe is in its record)
+RECIPE_MODE = "recipe"
 
 
 def transfer_mode_name(labels: str, multiple: float) -> str:
@@ -73,15 +77,16 @@ def build_transfer_set(cfg, art: Artifacts, splits: dict[str, pd.DataFrame], poo
 def train_transfer_point(cfg, art: Artifacts, splits: dict[str, pd.DataFrame], train_logits: np.ndarray,
                          sentences: list[str], logits: np.ndarray, *, labels: str, multiple: float,
                          steps: int, seed: int, temperature: float, rates: AugmentRates,
-                         name: str | None = None, save: bool = False) -> dict:
+                         name: str | None = None, save: bool = False, mode: str | None = None) -> dict:
     """One student on every label plus the first ``len(sentences)`` sentences of the transfer set,
     learnt as ``labels`` (`TRANSFER_LABELS`), for ``steps`` optimizer steps; with ``save``, its
-    checkpoint is kept for chapter 5 (`Artifacts.student`)."""
+    checkpoint is kept for chapter 5 (`Artifacts.student`); ``mode`` names the run (default: its point
+    of the curve, `transfer_mode_name`)."""
     name = name or cfg.budget_student
     extra = {"transfer_multiple": multiple, "transfer_labels": labels if multiple else "none",
              "transfer_sentences": len(sentences), "transfer_steps": steps,
              "augment_rates": [rates.mask, rates.ngram, rates.delete, rates.swap]}
-    common = dict(seed=seed, mode=transfer_mode_name(labels, multiple), save=save, extra=extra)
+    common = dict(seed=seed, mode=mode or transfer_mode_name(labels, multiple), save=save, extra=extra)
     labelled = splits["train"]
     if not sentences:
         return train_student(cfg, art, name, splits, loss=PLAIN, train_df=labelled,
@@ -144,16 +149,18 @@ def train_transfer_curve(cfg, art: Artifacts, splits: dict[str, pd.DataFrame], p
 
 
 def transfer_summary(records: list[dict]) -> pd.DataFrame:
-    """Test accuracy over seeds per size and kind of label: the curve's table and figure."""
+    """Test accuracy over seeds per size and kind of label (mean, 95% t-interval over seeds, how
+    many seeds answered one class): the curve's table and figure."""
     frame = pd.DataFrame([{"multiple": r["transfer_multiple"], "labels": r["transfer_labels"],
-                           "sentences": r["transfer_sentences"], "accuracy": r["test"]["accuracy"]}
-                          for r in records])
+                           "sentences": r["transfer_sentences"], "accuracy": r["test"]["accuracy"],
+                           "classes": classes_predicted(r)} for r in records])
     rows = []
     for (multiple, labels), group in frame.groupby(["multiple", "labels"], sort=True):
         stats = seed_summary(group["accuracy"])
-        rows.append({"multiple": multiple, "labels": labels, "sentences": int(group["sentences"].iloc[0]),
+        rows.append({"multiple": multiple, "labels": labels, "transfer_sentences": int(group["sentences"].iloc[0]),
                      "seeds": stats["n_seeds"], "accuracy_mean": stats["mean"],
-                     "accuracy_ci_low": stats["ci_low"], "accuracy_ci_high": stats["ci_high"]})
+                     "accuracy_ci_low": stats["ci_low"], "accuracy_ci_high": stats["ci_high"],
+                     "one_class_seeds": int((group["classes"] == 1).sum())})
     return pd.DataFrame(rows)
 
 
@@ -166,6 +173,16 @@ def transfer_pairs(cfg, multiples) -> list[tuple[str, str, str]]:
         pairs += [(cfg.budget_student, soft, transfer_mode_name("none", 0)),
                   (cfg.budget_student, soft, argmax)]
     return pairs
+
+
+def recipe_choice_table(runs: list[dict]) -> pd.DataFrame:
+    """Validation accuracy of each augmentation-rate and step-budget candidate tried by
+    `choose_transfer_recipe`, mean over its seeds, in the order tried."""
+    frame = pd.DataFrame([{"rates": ", ".join(f"{rate:g}" for rate in r["augment_rates"]),
+                           "steps": r["transfer_steps"], "seed": r["seed"],
+                           "validation_accuracy": r["validation"]["accuracy"]} for r in runs])
+    return (frame.groupby(["rates", "steps"], sort=False)
+            .agg(seeds=("seed", "size"), validation_accuracy=("validation_accuracy", "mean")).reset_index())
 
 
 def choose_recipe(records: list[dict]) -> tuple[float, str]:
@@ -186,13 +203,27 @@ def train_recipe_students(cfg, art: Artifacts, names, splits: dict[str, pd.DataF
                           train_logits: np.ndarray, *, recipe: tuple[float, str], temperature: float,
                           rates: AugmentRates, step_multiple: float) -> list[dict]:
     """The chosen recipe (`choose_recipe`) for each student of ``names``, once per seed of
-    ``cfg.seeds``, saved for chapter 5. Every student takes the same steps as the curve's."""
+    ``cfg.seeds``, saved for chapter 5 under `RECIPE_MODE`. Every student takes the same steps as
+    the curve's."""
     multiple, labels = recipe
     labelled = len(splits["train"])
-    size = transfer_sizes(cfg, labelled, len(pool))[multiple]
-    sentences, logits = build_transfer_set(cfg, art, splits, pool, rates, size)
+    sizes = transfer_sizes(cfg, labelled, len(pool))
+    # the curve's own set (and its cached logits), cut to the recipe's size
+    sentences, logits = build_transfer_set(cfg, art, splits, pool, rates, max(sizes.values()))
+    sentences, logits = sentences[:sizes[multiple]], logits[:sizes[multiple]]
     steps = transfer_steps(cfg, labelled, step_multiple)
     return [train_transfer_point(cfg, art, splits, train_logits, sentences, logits, labels=labels,
                                  multiple=multiple, steps=steps, seed=seed, temperature=temperature,
-                                 rates=rates, name=name, save=True)
+                                 rates=rates, name=name, save=True, mode=RECIPE_MODE)
             for seed in cfg.seeds for name in names]
+
+
+def recipe_pairs(cfg, names) -> list[tuple[str, str, str]]:
+    """The recipe's questions for each student of ``names``: against its plain control (the same
+    labels, no teacher) where it has one, against its distilled run (the teacher on the labelled
+    sentences only) and against the teacher."""
+    pairs = []
+    for name in names:
+        controls = ("kd",) if name in cfg.compression_students else ("plain", "kd")
+        pairs += [(name, RECIPE_MODE, control) for control in controls] + [(name, RECIPE_MODE, "teacher")]
+    return pairs

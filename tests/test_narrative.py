@@ -298,3 +298,87 @@ def test_an_interval_beside_a_holm_verdict_is_adjusted_the_same_way_and_says_so(
         "interval over sentences and seeds, Holm-adjusted like the verdict: -5.90 to +0.20"
     plain = row.drop(["holm_ci_low_points", "holm_ci_high_points"])
     assert narrative.interval_text(plain, "seeds") == "95% interval over seeds: -5.21 to -1.08"
+
+
+def transfer_fixture(one_class_argmax: int = 0):
+    summary = pd.DataFrame([
+        {"multiple": 0.0, "labels": "none", "transfer_sentences": 0, "accuracy_mean": 0.95, "one_class_seeds": 0},
+        {"multiple": 10.0, "labels": "soft", "transfer_sentences": 16940, "accuracy_mean": 0.96,
+         "one_class_seeds": 0},
+        {"multiple": 10.0, "labels": "argmax", "transfer_sentences": 16940, "accuracy_mean": 0.955,
+         "one_class_seeds": one_class_argmax}])
+    tests = pd.DataFrame([
+        {"model": "m", "a": "soft transfer @ 10x", "b": "plain @ 0x", "difference_points": 1.0,
+         "bootstrap_p": 0.01, "holm_p": 0.03, "experiment": "transfer"},
+        {"model": "m", "a": "soft transfer @ 10x", "b": "argmax transfer @ 10x", "difference_points": 0.5,
+         "bootstrap_p": 0.3, "holm_p": 0.6, "experiment": "transfer"}])
+    return summary, tests
+
+
+def test_the_transfer_curve_in_words_withholds_a_verdict_beside_a_one_class_arm():
+    summary, tests = transfer_fixture()
+    plain, largest = narrative.transfer_findings(tests, summary, "m")
+    assert plain == "* **No transfer set** (every label, hard, on the same steps): 95.00%."
+    assert largest.startswith("* **10x the labels** (16940 teacher-labelled sentences): soft 96.00%, argmax 95.50%; ")
+    assert "soft labels against no transfer set +1.00 points, significantly better (p = 0.030)" in largest
+    assert "not distinguishable on this test set (each p >= 0.05, Holm-adjusted): soft against argmax labels +0.50" \
+        in largest
+    summary, tests = transfer_fixture(one_class_argmax=1)
+    stuck = narrative.transfer_findings(tests, summary, "m")[1]
+    assert "no verdict (an arm answered one class on some seed: argmax)" in stuck and "p =" not in stuck
+
+
+def test_when_distillation_pays_is_stated_from_the_fair_arms_only():
+    summary, transfer_tests = transfer_fixture()
+    results = {
+        "settings": {"headline_student": "s"},
+        "comparisons": [
+            {"model": "s", "a": "kd", "b": "plain", "difference_points": 0.2, "bootstrap_p": 0.8, "holm_p": 1.0},
+            {"model": "r", "a": "recipe", "b": "plain", "difference_points": 0.9, "bootstrap_p": 0.2,
+             "holm_p": 0.5},
+            {"model": "r", "a": "recipe", "b": "teacher", "difference_points": -0.4, "bootstrap_p": 0.5,
+             "holm_p": 1.0}],
+        "budget": {"summary": [{"mode": mode, "fraction": 0.03, "labelled": 51, "one_class_seeds": stuck}
+                               for mode, stuck in (("hard", 2), ("distilled", 0), ("soft pool", 0),
+                                                   ("hard pool", 0))],
+                   "tests": [{"fraction": 0.03, "mode_a": a, "mode_b": b, "difference_points": 2.0,
+                              "bootstrap_p": 0.01, "holm_p": 0.02} for a, b in
+                             (("distilled", "hard"), ("soft pool", "hard"), ("soft pool", "hard pool"))]},
+        "low_resource": None,
+        "transfer": {"student": "m", "summary": summary.to_dict("records"),
+                     "tests": transfer_tests.to_dict("records")},
+        "recipe": {"students": ["r"]},
+    }
+    every, scarce, transfer, recipe = narrative.when_distillation_pays(results)
+    assert "against its plain control: +0.20 points, not distinguishable" in every
+    # the hard arm answered one class: only soft against argmax pool labels gets a verdict
+    assert "soft against argmax labels on the same pool +2.00 points, significantly better (p = 0.020)" in scarce
+    assert "against hard labels alone" not in scarce
+    assert "transfer set 10x the labels** (m, equal steps)" in transfer
+    assert "**r on the chosen recipe**: not distinguishable" in recipe and "against its plain control +0.90" in recipe
+
+
+def test_the_hidden_state_weight_says_where_it_came_from():
+    chosen = pd.DataFrame([{"hidden_weight": 0.0}, {"hidden_weight": 1.0}])
+    assert "did best, so s is trained with it" in narrative.hidden_weight_sentence(1.0, chosen, "s")
+    assert "no weight above 0 beat logit-only" in narrative.hidden_weight_sentence(0.0, chosen, "s")
+    assert "from the `hidden_weight` parameter, not from validation" in narrative.hidden_weight_sentence(
+        100.0, None, "s")
+    assert "tries no weight" in narrative.hidden_weight_sentence(0.0, None, "s")
+
+
+def test_the_int8_diagnosis_names_the_group_that_costs_most_and_the_fix_the_figures_support():
+    def table(tensor, channel, groups):
+        rows = [("nothing (fp32)", 0, 0.97, 0.0)] + groups + [("every Linear, per tensor", 74, tensor, 9.0),
+                                                              ("every Linear, per channel", 74, channel, 3.0)]
+        return pd.DataFrame(rows, columns=["quantized", "layers", "accuracy", "max_logit_change"])
+    groups = [("query", 12, 0.969, 0.5), ("output.dense", 24, 0.70, 8.0), ("classifier", 1, 0.97, 0.1)]
+    text = narrative.int8_diagnosis(table(0.68, 0.965, groups), "t", 1.0)
+    assert "the `output.dense` layers (24) cost the most: 70.00%" in text
+    assert "68.00% with one scale per matrix" in text and "Per-channel scales recover the loss" in text
+    assert "keeping the `output.dense` layers in fp32" in narrative.int8_diagnosis(table(0.68, 0.80, groups), "t", 1.0)
+    spread = [("query", 12, 0.95, 0.5), ("output.dense", 24, 0.95, 8.0)]
+    assert "spread over the layers" in narrative.int8_diagnosis(table(0.68, 0.80, spread), "t", 1.0)
+    level = [("query", 12, 0.97, 0.5), ("output.dense", 24, 0.97, 0.9)]
+    nothing = narrative.int8_diagnosis(table(0.965, 0.97, level), "t", 1.0)
+    assert "`output.dense`" in nothing and "costs it nothing worth fixing" in nothing  # ties: the larger change

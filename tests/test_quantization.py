@@ -37,9 +37,8 @@ def test_one_outlier_row_coarsens_every_row_unless_scales_are_per_channel():
 def test_sensitivity_quantizes_one_group_at_a_time_and_scores_each():
     model, tokenizer = load_pretrained("tiny-bert-random", seed=0)
     sentences = ["Profit rose sharply .", "Sales fell .", "The company is in Espoo ."] * 4
-    batches = [dict(tokenizer(sentences, padding=True, return_tensors="pt"))]
     labels = np.array([2, 0, 1] * 4)
-    table = quantization.quantization_sensitivity(model.eval(), batches, labels)
+    table = quantization.quantization_sensitivity(model.eval(), tokenizer, sentences, labels, max_length=16)
     groups = quantization.linear_groups(model)
     assert list(table["quantized"]) == ["nothing (fp32)", *groups, "every Linear, per tensor",
                                         "every Linear, per channel"]

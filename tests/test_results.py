@@ -126,14 +126,26 @@ def test_goal_checks_report_met_missed_and_reported_figures():
         {"model": student, "a": "kd", "b": "plain", "difference_points": 0.3, "ci_low_points": -0.5,
          "ci_high_points": 1.1, "holm_p": 0.9},
         {"model": cfg.pool_students[0], "a": "pool", "b": "teacher", "difference_points": -1.2,
-         "ci_low_points": -2.5, "ci_high_points": 0.1, "holm_p": 0.4}]
+         "ci_low_points": -2.5, "ci_high_points": 0.1, "holm_p": 0.4},
+        {"model": pruned, "a": "recipe", "b": "teacher", "difference_points": -0.6,
+         "ci_low_points": -1.9, "ci_high_points": 0.7, "holm_p": 0.6}]
     budget = {"student": budget_student, "summary": [
-        {"mode": "soft pool", "fraction": 0.03, "labelled": 50, "accuracy_mean": 0.93},
-        {"mode": "soft pool", "fraction": 0.1, "labelled": 170, "accuracy_mean": 0.94}],
+        {"mode": "soft pool", "fraction": 0.03, "labelled": 50, "accuracy_mean": 0.93, "one_class_seeds": 1},
+        {"mode": "soft pool", "fraction": 0.1, "labelled": 170, "accuracy_mean": 0.94, "one_class_seeds": 0}],
         "tests": [{"a": "soft pool @ 3%", "b": "hard pool @ 3%", "fraction": 0.03, "mode_a": "soft pool",
                    "mode_b": "hard pool", "difference_points": 0.5,
                    "ci_low_points": -0.4, "ci_high_points": 1.4}]}
-    experiments = {"budget": budget, "cost": [
+    transfer = {"student": budget_student, "summary": [
+        {"multiple": 0.0, "labels": "none", "one_class_seeds": 0},
+        {"multiple": 10.0, "labels": "soft", "one_class_seeds": 0},
+        {"multiple": 10.0, "labels": "argmax", "one_class_seeds": 0}],
+        "tests": [{"a": "soft transfer @ 10x", "b": "plain @ 0x", "difference_points": 0.9,
+                   "ci_low_points": -0.2, "ci_high_points": 2.0},
+                  {"a": "soft transfer @ 10x", "b": "argmax transfer @ 10x", "difference_points": 0.4,
+                   "ci_low_points": -0.6, "ci_high_points": 1.4}]}
+    experiments = {"budget": budget, "transfer": transfer, "low_resource": None,
+                   "recipe": {"students": [pruned], "mode": "recipe", "multiple": 10.0, "labels": "soft"},
+                   "cost": [
         {"student": student, "mode": "kd (cached teacher logits)", "ratio_vs_plain": 1.05},
         {"student": pruned, "mode": "kd (cached teacher logits)", "ratio_vs_plain": 1.2}]}
     models = [{"model": cfg.teacher, "label": "teacher", "role": "teacher", "mode": "teacher", "variant": "fp32",
@@ -161,6 +173,13 @@ def test_goal_checks_report_met_missed_and_reported_figures():
     assert pool["95% interval"] == "-2.50 to 0.10 points (over sentences and seeds)"
     assert f"{cfg.pool_students[1]} on every label + the pool's soft labels" not in goals  # not measured
     assert goals["soft minus hard pool labels"]["met"] is None
+    recipe = goals[f"{pruned} on the chosen recipe (soft labels"]
+    assert recipe["met"] is True and recipe["measured"] == "-0.60 points" and recipe["target"] == ">= -1 points"
+    stuck = goals["seeds answering one class"]
+    assert stuck["measured"] == "1" and stuck["met"] is False  # the 3% soft pool arm, one seed
+    curve = next(g for g in results.goal_checks(cfg, training, comparisons, models, experiments)
+                 if "soft minus argmax labels on the largest transfer set (10x" in g["goal"])
+    assert curve["measured"] == "+0.40 points" and curve["met"] is None  # reported
     speedup = goals[f"distilled {student}"]
     # the FLOP ratio 10 / 4.8 = 2.08x bounds the speed-up; the goal is 0.95 of it, 1.98x
     assert speedup["target"] == ">= 0.95 x FLOP ratio 2.08x = 1.98x"

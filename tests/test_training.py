@@ -497,3 +497,20 @@ def test_the_low_resource_arm_has_its_own_teacher_and_shares_the_hard_control(ti
                                       fraction=0.25, mode="hard", seed=42, loss=LossSettings(0.5, 2.0),
                                       steps=budget.budget_steps(cfg, len(subset), len(pool)))
     assert again["run_key_sha"] == records[0]["run_key_sha"]
+
+
+def test_the_hidden_state_weight_is_chosen_on_validation_and_a_tie_keeps_the_smaller(
+        tiny_teacher, tiny_splits, tmp_path, monkeypatch):
+    art = with_teacher(tiny_teacher, tmp_path / "art")
+    cfg = resolve_config("smoke", sweep_seeds=[42], hidden_weights=[0.0, 10.0])
+    logits = teacher_cache.cache_teacher_logits(art, tiny_splits, cfg.max_length)
+    loss = LossSettings(0.5, 2.0)
+    kd = [experiments.train_student(cfg, art, cfg.hidden_student, tiny_splits, seed=42, loss=loss,
+                                    teacher_logits=logits["train"], mode="kd", save=False)]
+    weight, table = sweep.choose_hidden_weight(cfg, art, tiny_splits, logits["train"], loss, kd)
+    assert list(table["hidden_weight"]) == [0.0, 10.0] and list(table["seeds"]) == [1, 1]
+    assert table["validation_accuracy"].iloc[0] == kd[0]["validation"]["accuracy"]  # 0: the runs given
+    best = table["validation_accuracy"].max()
+    assert weight == min(table.loc[table["validation_accuracy"] == best, "hidden_weight"])
+    with pytest.raises(ValueError, match="no distilled run of .* for sweep seed"):
+        sweep.choose_hidden_weight(cfg.replace(sweep_seeds=(7,)), art, tiny_splits, logits["train"], loss, kd)

@@ -58,7 +58,7 @@ def test_transfer_sizes_are_the_pool_and_multiples_of_the_labels():
     assert transfer_curve.transfer_mode_name("soft", 10.0) == "soft transfer @ 10x"
 
 
-def test_the_size_curve_gives_every_size_the_same_steps(tiny_teacher, tiny_splits, tmp_path):
+def test_the_size_curve_gives_every_size_the_same_steps(tiny_teacher, tiny_splits, tmp_path, capsys):
     art = with_teacher(tiny_teacher, tmp_path / "art")
     cfg = resolve_config("smoke", budget_seeds=[42], sweep_seeds=[42], transfer_multiples=[2.0],
                          transfer_rates=[(0.1, 0.25, 0.05, 0.05), (0.2, 0.0, 0.0, 0.0)])
@@ -87,10 +87,13 @@ def test_the_size_curve_gives_every_size_the_same_steps(tiny_teacher, tiny_split
     assert list(summary["labels"]) == ["none", "argmax", "soft", "argmax", "soft"]
     # the chosen recipe for another student, saved for chapter 5, on the curve's steps
     recipe = transfer_curve.choose_recipe(records)
+    capsys.readouterr()
     saved = transfer_curve.train_recipe_students(cfg.replace(seeds=(42,)), art, ["tiny-bert-cut"], tiny_splits, pool,
                                                  train_logits, recipe=recipe, temperature=2.0, rates=rates,
                                                  step_multiple=step_multiple)
     assert [r["model"] for r in saved] == ["tiny-bert-cut"] and optimizer_steps(saved[0]) == optimizer_steps(records[0])
+    assert saved[0]["mode"] == transfer_curve.RECIPE_MODE
+    assert "recomputing" not in capsys.readouterr().out  # the curve's labelled set, cut to size, not labelled again
     assert art.require_student("tiny-bert-cut", saved[0]["mode"], 42) == art.student("tiny-bert-cut", saved[0]["mode"], 42)
 
 
@@ -103,3 +106,29 @@ def test_the_recipe_is_chosen_on_validation_and_a_tie_keeps_the_smaller_set():
     assert transfer_curve.choose_recipe(records) == (5.0, "argmax")  # 0x is a control; tie: the smaller set
     with pytest.raises(ValueError, match="no transfer-set runs"):
         transfer_curve.choose_recipe([run(0.0, "none", 0.9)])
+
+
+def test_the_recipe_and_the_low_resource_arm_ask_their_questions_against_the_right_controls():
+    from distill_utils.budget import low_resource_pairs
+
+    cfg = resolve_config("cpu")
+    pairs = transfer_curve.recipe_pairs(cfg, ["distil-mpnet-6layer", "pruned-teacher-4layer"])
+    assert pairs == [("distil-mpnet-6layer", "recipe", "plain"), ("distil-mpnet-6layer", "recipe", "kd"),
+                     ("distil-mpnet-6layer", "recipe", "teacher"),
+                     # the compression student has no plain control
+                     ("pruned-teacher-4layer", "recipe", "kd"), ("pruned-teacher-4layer", "recipe", "teacher")]
+    low = low_resource_pairs(cfg)
+    # its students learnt from the low-resource teacher; the control is the curve's own hard run
+    assert low[0] == (cfg.budget_student, "distilled @ 10%, low-resource teacher", "hard @ 10%")
+    assert {b for _, _, b in low} == {"hard @ 10%", "hard pool @ 10%, low-resource teacher"}
+    assert low_resource_pairs(cfg.replace(low_resource_fraction=None)) == []
+
+
+def test_the_recipe_choice_table_gives_each_candidate_its_mean_over_seeds():
+    runs = [{"augment_rates": [0.1, 0.25, 0.05, 0.05], "transfer_steps": 424, "seed": seed,
+             "validation": {"accuracy": accuracy}} for seed, accuracy in ((42, 0.9), (1, 0.8))]
+    runs.append({"augment_rates": [0.1, 0.1, 0.05, 0.05], "transfer_steps": 424, "seed": 42,
+                 "validation": {"accuracy": 0.95}})
+    table = transfer_curve.recipe_choice_table(runs)
+    assert list(table["rates"]) == ["0.1, 0.25, 0.05, 0.05", "0.1, 0.1, 0.05, 0.05"]
+    assert list(table["seeds"]) == [2, 1] and table["validation_accuracy"].iloc[0] == pytest.approx(0.85)
