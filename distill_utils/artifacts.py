@@ -48,6 +48,11 @@ PRODUCERS = {  # which notebook writes what: named in every "missing" message
 }
 
 
+def notebook_path(kind: str) -> str:
+    """The notebook that writes ``kind`` (a key of `PRODUCERS`), as a message names it."""
+    return f"notebooks/{PRODUCERS[kind]}.ipynb"
+
+
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
@@ -109,7 +114,7 @@ def check_checkpoint(directory: str | os.PathLike, produced_by: str) -> None:
         check_seal(directory, sha256=_cached_sha256)
     except DamagedArtifact as error:
         raise DamagedArtifact(f"{error}: delete the folder {display_path(directory, keep=2)} and re-run "
-                              f"notebooks/{PRODUCERS.get(produced_by, produced_by)}.ipynb, which makes it again") from None
+                              f"{notebook_path(produced_by) if produced_by in PRODUCERS else produced_by}, which makes it again") from None
 
 
 def read_run(directory: str | os.PathLike) -> dict:
@@ -119,10 +124,10 @@ def read_run(directory: str | os.PathLike) -> dict:
     try:
         record = read_json(path)
     except ValueError as error:
-        producer = PRODUCERS["teacher" if Path(directory).name == "teacher" else "students"]
+        producer = notebook_path("teacher" if Path(directory).name == "teacher" else "students")
         raise ValueError(
             f"{display_path(path, keep=3)} is not a readable run record ({error.__class__.__name__}: truncated "
-            f"or edited?): delete the folder {display_path(directory, keep=2)} and re-run notebooks/{producer}.ipynb, "
+            f"or edited?): delete the folder {display_path(directory, keep=2)} and re-run {producer}, "
             "which trains that run again") from None
     if not isinstance(record, dict):
         raise ValueError(f"{display_path(path, keep=3)} is not a run record (a {type(record).__name__}): delete "
@@ -140,7 +145,7 @@ def check_same_teacher(teacher_dir: str | os.PathLike, records: list[dict], read
         raise ValueError(
             f"{reader}: {len(stale)} student run(s) were trained from another teacher than the current one "
             f"(weights sha256 {current[:12]}): {', '.join(stale[:4])}{' ...' if len(stale) > 4 else ''}. "
-            f"Re-run notebooks/{PRODUCERS['students']}.ipynb, then this notebook")
+            f"Re-run {notebook_path('students')}, then this notebook")
 
 
 class Artifacts:
@@ -337,7 +342,7 @@ class Artifacts:
                 fields = sorted(k for k in set(other) | set(recipe) if other.get(k) != recipe.get(k))
                 raise ValueError(
                     f"{display_path(path)} was trained with another {', '.join(fields)} than the teacher in "
-                    f"{display_path(self.teacher)}: re-run notebooks/{PRODUCERS['teacher']}.ipynb")
+                    f"{display_path(self.teacher)}: re-run {notebook_path('teacher')}")
             records.append(record)
         return records
 

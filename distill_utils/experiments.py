@@ -1,8 +1,9 @@
 """Training runs: the teacher over its seeds, and every student distilled and as its plain control.
 
-The sweep (`sweep`), the budget curve (`budget`) and the cost table (`training_cost`) train
-through `train_student` too. Each function trains through `trainer.train_classifier` and returns the run record that is saved
-beside its checkpoint (`artifacts.Artifacts` says where). Every run is keyed by all that
+The sweep (`sweep`), the budget curve (`budget`), the transfer curve (`transfer_curve`), the pool
+recipe (`pool_recipe`) and the cost table (`training_cost`) train through `train_student` too. Each
+function trains through `trainer.train_classifier` and returns the run record that is saved beside
+its checkpoint (`artifacts.Artifacts` says where). Every run is keyed by all that
 determines it (`runs`); a finished run with the same key is read back, not trained again.
 """
 from __future__ import annotations

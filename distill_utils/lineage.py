@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .artifacts import PRODUCERS, Artifacts, checkpoint_fingerprint, read_run
+from .artifacts import Artifacts, checkpoint_fingerprint, notebook_path, read_run
 from .data import read_splits
 from .runs import check_trained_on
 
@@ -22,13 +22,12 @@ class StaleArtifact(ValueError):
 
 def require_made_from(artifact: str, made_from: str, recorded, current, rerun: str) -> None:
     """The one check: ``artifact`` recorded ``recorded`` as its ``made_from``; stop unless that is
-    ``current``, naming the notebook (a key of `artifacts.PRODUCERS`) that makes it again."""
+    ``current``, naming the notebook that makes it again (``rerun``: a key of `artifacts.PRODUCERS`)."""
     if recorded == current:
         return
     reason = (f"does not record which {made_from} it was made from (written by older code)" if recorded is None
               else f"was made from other {made_from} than the ones there now")
-    raise StaleArtifact(f"{artifact} {reason}: re-run notebooks/{PRODUCERS[rerun]}.ipynb and the notebooks "
-                        "after it")
+    raise StaleArtifact(f"{artifact} {reason}: re-run {notebook_path(rerun)} and the notebooks after it")
 
 
 def benchmark_checkpoint(art: Artifacts, row: dict) -> Path:
@@ -72,7 +71,7 @@ def check_teacher_is(art: Artifacts, teacher: str) -> dict:
     record = read_run(art.require_teacher())
     if record.get("model") != teacher:
         raise StaleArtifact(f"the saved teacher in {art.show(art.teacher)} is {record.get('model')}, not this "
-                            f"profile's {teacher}: run notebooks/{PRODUCERS['teacher']}.ipynb with this profile "
+                            f"profile's {teacher}: run {notebook_path('teacher')} with this profile "
                             "(or set artifacts_dir to the folder of the profile that trained it)")
     check_splits([record], read_splits(art.require_splits()), "the saved teacher")
     return record

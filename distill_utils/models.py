@@ -17,7 +17,7 @@ from transformers import (AutoModelForSequenceClassification, AutoTokenizer, Ber
                           BertForSequenceClassification)
 from transformers.utils import logging as hf_logging
 
-from .artifacts import display_path, is_checkpoint
+from .artifacts import display_path, is_checkpoint, notebook_path
 from .data import LABELS
 from .hub import hub_endpoint, hub_reachable
 from .weights import ModelUnavailableError, minilm_dir, mpnet_dir
@@ -56,11 +56,6 @@ MODELS: dict[str, ModelSpec] = {
             "pruned-teacher-4layer", "layer-copy",
             "Pruned teacher, 4 layers: the fine-tuned teacher's layers 0, 4, 8, 11 and its head",
             layers=(0, 4, 8, 11), base="all-mpnet-base-v2",
-        ),
-        ModelSpec(
-            "pruned-teacher-3layer", "layer-copy",
-            "Pruned teacher, 3 layers: the fine-tuned teacher's layers 0, 6, 11 and its head",
-            layers=(0, 6, 11), base="all-mpnet-base-v2",
         ),
         ModelSpec("bert-base-uncased", "hub", "BERT-base 12 x 768 (Hub)", hub_id="bert-base-uncased"),
         ModelSpec(
@@ -171,7 +166,7 @@ def load_pretrained(name: str, num_labels: int = 3, seed: int = 42,
         if teacher_checkpoint is None or not Path(teacher_checkpoint, "config.json").is_file():
             raise FileNotFoundError(
                 f"{name} is built from the fine-tuned teacher; no teacher checkpoint at "
-                f"{teacher_checkpoint}. Run notebooks/02_teacher_finetuning.ipynb first."
+                f"{teacher_checkpoint}. Run {notebook_path('teacher')} first."
             )
         teacher, tokenizer = load_checkpoint(teacher_checkpoint)
         return copy_layers(teacher, spec.layers), tokenizer

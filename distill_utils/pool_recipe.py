@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ._io import read_json
-from .artifacts import Artifacts, display_path
+from .artifacts import Artifacts, display_path, notebook_path
 from .budget import batches_per_epoch, epochs_for_steps, with_soft_pool
 from .ensemble import ENSEMBLE, SINGLE
 from .experiments import train_student
@@ -133,7 +133,7 @@ def pool_modes(art: Artifacts, experiments: dict) -> list[str]:
     pool = experiments.get("pool")
     if not isinstance(pool, dict) or not isinstance(pool.get("modes"), list):
         raise ValueError(f"{display_path(art.experiments)} does not record the pool recipe (written by an older "
-                         "chapter 4): re-run notebooks/04_student_training.ipynb")
+                         f"chapter 4): re-run {notebook_path('students')}")
     return pool["modes"] if pool["students"] or pool["compression_students"] else []
 
 
@@ -147,7 +147,7 @@ def recipe_students(art: Artifacts) -> list[str]:
         return []
     if not isinstance(recipe, dict) or not isinstance(recipe.get("students"), list):
         raise ValueError(f"{display_path(art.experiments)}: recipe must be an object with a list of students, got "
-                         f"{recipe!r:.60}: re-run notebooks/04_student_training.ipynb")
+                         f"{recipe!r:.60}: re-run {notebook_path('students')}")
     return recipe["students"]
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from ._io import read_json
-from .artifacts import Artifacts, check_same_teacher, display_path, read_run
+from .artifacts import Artifacts, check_same_teacher, display_path, notebook_path, read_run
 from .latency import speedup_text
 from .machine import cpu_flags, cpu_name
 from .data import read_splits, split_agreement
@@ -178,7 +178,7 @@ def chapter4_tests(experiments: dict, experiment: str) -> list[dict]:
     tests = experiments.get("tests")
     if not isinstance(tests, list):
         raise ValueError("experiments.json holds no paired tests (written by an older chapter 4): "
-                         "re-run notebooks/04_student_training.ipynb, then this notebook")
+                         f"re-run {notebook_path('students')}, then this notebook")
     return [test for test in tests if test.get("experiment") == experiment]
 
 
@@ -196,13 +196,13 @@ def load_results(path: str | Path) -> dict:
     """Read a results file, checking it is one this code understands."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no results file at {path.name}: run notebooks/06_results.ipynb "
+        raise FileNotFoundError(f"no results file at {path.name}: run {notebook_path('results')} "
                                 "(or `make reference` for the recorded cpu run)")
     try:
         results = read_json(path)
     except ValueError as error:
         raise ValueError(f"{path.name} is not valid JSON (truncated?): {error}; write it again with "
-                         "notebooks/06_results.ipynb") from None
+                         f"{notebook_path('results')}") from None
     if not isinstance(results, dict):
         raise ValueError(f"{path.name} is not a results summary: a {type(results).__name__}, not an object")
     missing = [key for key in REQUIRED_KEYS if key not in results]
@@ -223,7 +223,7 @@ def _number(name: str, where: str, value, low: float, high: float, *, optional: 
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
         raise ValueError(f"{name}: {where} must be a number in [{low:g}, {high:g}], got {value!r}; write the "
-                         "summary again with notebooks/06_results.ipynb")
+                         f"summary again with {notebook_path('results')}")
 
 
 def _positive(name: str, where: str, value, *, optional: bool = False) -> None:
@@ -231,7 +231,7 @@ def _positive(name: str, where: str, value, *, optional: bool = False) -> None:
     _number(name, where, value, math.ulp(0.0), math.inf, optional=optional)
     if not math.isfinite(value if value is not None else 1.0):
         raise ValueError(f"{name}: {where} must be finite, got {value!r}; write the summary again with "
-                         "notebooks/06_results.ipynb")
+                         f"{notebook_path('results')}")
 
 
 def _objects(name: str, key: str, items, *, non_empty: bool = False) -> list[dict]:
@@ -332,7 +332,7 @@ def _loss_sources(art: Artifacts, experiments: dict) -> dict[str, str]:
     sources = experiments.get("loss_sources")
     if not isinstance(sources, dict) or set(sources) != {"alpha", "temperature"}:
         raise ValueError(f"{display_path(art.experiments)} does not say where alpha and T came from "
-                         "(written by an older chapter 4): re-run notebooks/04_student_training.ipynb")
+                         f"(written by an older chapter 4): re-run {notebook_path('students')}")
     return sources
 
 
@@ -340,7 +340,7 @@ def teacher_mean_accuracy(teacher_records: list[dict]) -> float:
     """The teacher's test accuracy, mean over its seeds (`Artifacts.teacher_records`): what "within
     reach of the teacher" is measured from, in chapters 5 and 6 and the goals."""
     if not teacher_records:
-        raise ValueError("no teacher run records: run notebooks/02_teacher_finetuning.ipynb")
+        raise ValueError(f"no teacher run records: run {notebook_path('teacher')}")
     return float(np.mean([record["test"]["accuracy"] for record in teacher_records]))
 
 

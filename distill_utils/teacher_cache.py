@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 
 from ._io import atomic_path, is_main_process, read_json, write_json
-from .artifacts import PRODUCERS, Artifacts, checkpoint_fingerprint, display_path
+from .artifacts import Artifacts, checkpoint_fingerprint, display_path, notebook_path
 from .data import sentences_fingerprint
 from .inference import predict_logits
 from .models import load_checkpoint
@@ -148,6 +148,6 @@ def teacher_logits_per_seed(art: Artifacts, records: list[dict], frames: dict[st
             state = "missing" if cached is None else "made for another run or other sentences"
             raise ValueError(
                 f"the logits of teacher seed {seed} ({display_path(path)}) are {state}: "
-                f"re-run notebooks/{PRODUCERS['teacher']}.ipynb, which keeps them when it trains that seed")
+                f"re-run {notebook_path('teacher')}, which keeps them when it trains that seed")
         out[seed] = {name: np.asarray(cached["logits"][name], dtype=np.float32) for name in frames}
     return out

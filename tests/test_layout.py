@@ -127,6 +127,16 @@ def test_the_readme_lists_every_module_in_layer_order():
     assert not upward, f"imports that point up the README's layers: {upward}"
 
 
+def test_the_package_docstring_names_every_module_once():
+    """`distill_utils/__init__.py` describes the library as a reader finds it: every module, once."""
+    import distill_utils
+
+    named = re.findall(r"`(\w+)`", distill_utils.__doc__)
+    modules = sorted(p.stem for p in (REPO / "distill_utils").glob("*.py") if p.stem != "__init__")
+    listed = [name for name in named if name in modules]
+    assert sorted(listed) == modules, f"named twice or missing: {sorted(set(modules) ^ set(listed))}"
+
+
 def test_no_committed_chapter_shows_a_figure_twice():
     """A cell whose last line returns a figure shows it twice (the inline backend, then the
     result) unless the line ends in a semicolon."""

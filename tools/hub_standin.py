@@ -27,9 +27,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote
 
-SEED_MODELS = ("bert-base-uncased", "distilbert-base-uncased")
-
-
 def build_seed_models(root: str | Path) -> Path:
     """Tiny stand-ins of the seed profile's Hub models under ``root/models/<repo id>/``."""
     import torch
