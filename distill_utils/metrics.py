@@ -217,9 +217,9 @@ def run_seconds(record: dict) -> float:
 def training_time(experiments: dict[str, list[float]]) -> pd.DataFrame:
     """Per experiment: the number of training runs and their measured training minutes, the cost
     of computing it once (a reused run costs nothing the next time; evaluation, model loading and
-    the teacher caches are not included)."""
+    the teacher caches are not included). An experiment this run did not train (no runs) is left out."""
     rows = [{"experiment": name, "runs": len(seconds), "train_min": sum(seconds) / 60}
-            for name, seconds in experiments.items()]
+            for name, seconds in experiments.items() if len(seconds)]
     table = pd.DataFrame(rows)
     total = {"experiment": "total", "runs": int(table["runs"].sum()), "train_min": float(table["train_min"].sum())}
     return pd.concat([table, pd.DataFrame([total])], ignore_index=True)

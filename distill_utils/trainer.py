@@ -209,6 +209,46 @@ class TrainResult:
     step_seconds: list[float] = field(default_factory=list)
 
 
+def training_arguments(scratch_dir, *, epochs: float, learning_rate: float,
+                       batch_size: int, seed: int, precision: str,
+                       warmup_ratio: float = 0.1, weight_decay: float = 0.01,
+                       evaluate: bool = True,
+                       max_steps: int | None = None) -> TrainingArguments:
+    """The Trainer's settings for one run: a linear schedule with warm-up,
+    the batch shared out over processes, mixed precision where the machine
+    has it, batches of similar length, and no checkpoints, log lines or
+    progress bars (the run cache keeps the result)."""
+    processes = training_processes()
+    if batch_size % processes:
+        raise ValueError(f"batch_size {batch_size} must split evenly "
+                         f"over {processes} processes")
+    return TrainingArguments(
+        output_dir=str(scratch_dir),
+        num_train_epochs=epochs,
+        max_steps=max_steps if max_steps else -1,
+        learning_rate=learning_rate,
+        per_device_train_batch_size=batch_size // processes,
+        per_device_eval_batch_size=64,
+        warmup_steps=warmup_ratio,  # a fraction: that share of all steps
+        weight_decay=weight_decay,
+        lr_scheduler_type="linear",
+        eval_strategy="epoch" if evaluate else "no",
+        save_strategy="no",
+        logging_strategy="epoch",
+        report_to="none",
+        seed=seed,
+        data_seed=seed,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        use_cpu=not torch.cuda.is_available(),
+        train_sampling_strategy="group_by_length",
+        remove_unused_columns=False,
+        label_names=["labels"],  # also when a projection wraps the model
+        dataloader_num_workers=0,
+        disable_tqdm=True,  # no progress bars in the book
+    )
+
+
 def train_classifier(model, tokenizer, train_df: pd.DataFrame, eval_df: pd.DataFrame | None, *,
                      epochs: float, learning_rate: float, batch_size: int, seed: int,
                      max_length: int, scratch_dir: str | Path, bf16: bool = True,
@@ -227,34 +267,9 @@ def train_classifier(model, tokenizer, train_df: pd.DataFrame, eval_df: pd.DataF
     """
     set_seed(seed)
     precision = mixed_precision(bf16)
-    processes = training_processes()
-    if batch_size % processes:
-        raise ValueError(f"batch_size {batch_size} must split evenly over {processes} processes")
-    args = TrainingArguments(
-        output_dir=str(scratch_dir),
-        num_train_epochs=epochs,
-        max_steps=max_steps if max_steps else -1,
-        learning_rate=learning_rate,
-        per_device_train_batch_size=batch_size // processes,  # the same batch, shared out
-        per_device_eval_batch_size=64,
-        warmup_steps=warmup_ratio,
-        weight_decay=weight_decay,
-        lr_scheduler_type="linear",
-        eval_strategy="epoch" if eval_df is not None else "no",
-        save_strategy="no",
-        logging_strategy="epoch",
-        report_to="none",
-        seed=seed,
-        data_seed=seed,
-        bf16=precision == "bf16",
-        fp16=precision == "fp16",
-        use_cpu=not torch.cuda.is_available(),
-        train_sampling_strategy="group_by_length",
-        remove_unused_columns=False,
-        label_names=["labels"],  # also when the model is wrapped with a projection
-        dataloader_num_workers=0,
-        disable_tqdm=True,  # no progress bars in the book
-    )
+    args = training_arguments(scratch_dir, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
+                              seed=seed, precision=precision, warmup_ratio=warmup_ratio,
+                              weight_decay=weight_decay, evaluate=eval_df is not None, max_steps=max_steps)
     for name, array in (("teacher logit", teacher_logits), ("teacher hidden-state", teacher_hidden),
                         ("per-sentence alpha", row_alpha)):
         if array is not None and len(array) != len(train_df):

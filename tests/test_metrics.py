@@ -171,3 +171,11 @@ def test_holm_adjusted_intervals_agree_with_the_holm_verdicts():
         assert excludes_zero == (row["holm_p"] < paired.SIGNIFICANCE_LEVEL), row.to_dict()
     levels = paired.holm_levels([0.01, 0.04, 0.03])
     assert levels == pytest.approx([0.05 / 3, 0.05 / 1, 0.05 / 2])
+
+
+def test_the_training_time_table_leaves_out_what_this_run_did_not_train():
+    from distill_utils.metrics import training_time
+
+    table = training_time({"teacher": [60.0, 120.0], "hidden states": [], "sweep": [30.0]})
+    assert list(table["experiment"]) == ["teacher", "sweep", "total"]
+    assert list(table["runs"]) == [2, 1, 3] and table["train_min"].iloc[-1] == 3.5
