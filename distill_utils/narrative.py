@@ -46,6 +46,24 @@ def _p(row) -> float:
     return row["holm_p"] if "holm_p" in row and pd.notna(row["holm_p"]) else row["bootstrap_p"]
 
 
+def _seed_interval(row) -> str:
+    """' (95% interval over seeds 94.10 to 96.20)' after a mean accuracy, or nothing with one seed."""
+    if row["accuracy_ci_low"] is None or pd.isna(row["accuracy_ci_low"]):
+        return ""
+    return f" (95% interval over seeds {100 * row['accuracy_ci_low']:.2f} to {100 * row['accuracy_ci_high']:.2f})"
+
+
+def _experiment(tests: pd.DataFrame, experiment: str) -> pd.DataFrame:
+    """The rows of one experiment of chapter 4's family (all rows of a table without that field)."""
+    return tests[tests["experiment"] == experiment] if "experiment" in tests else tests
+
+
+def _against(tests: pd.DataFrame, model: str, mode: str, controls) -> list[tuple[str, pd.Series]]:
+    """(label, row) of each comparison of ``model``'s ``mode`` against ``controls`` that was tested."""
+    return [(f"against {COMPARED_WITH[b]}", _row(tests, model=model, a=mode, b=b)) for b in controls
+            if len(tests[(tests["model"] == model) & (tests["a"] == mode) & (tests["b"] == b)])]
+
+
 def _versus(tests: pd.DataFrame, model: str, a: str, b: str) -> str:
     row = _row(tests, model=model, a=a, b=b)
     return f"{row['difference_points']:+.2f} points, {verdict(row['difference_points'], _p(row))}"
@@ -97,8 +115,7 @@ def compared(parts: list[tuple[str, pd.Series]], *, ece: bool = False) -> str:
 def _budget_versus(tests: pd.DataFrame, student: str, fraction: float, a: str, b: str) -> str:
     """One comparison of the budget curve (not of the low-resource arm at the same fraction), found
     by its fields (`paired.family_tests`), never by its name."""
-    curve = tests[tests["experiment"] == "budget"] if "experiment" in tests else tests
-    row = _row(curve, model=student, fraction=fraction, mode_a=a, mode_b=b)
+    row = _row(_experiment(tests, "budget"), model=student, fraction=fraction, mode_a=a, mode_b=b)
     return f"{row['difference_points']:+.2f} points, {verdict(row['difference_points'], _p(row))}"
 
 
@@ -109,8 +126,7 @@ def student_findings(summary: pd.DataFrame, tests: pd.DataFrame, students: list[
     lines = []
     for name in students:
         row = _row(summary, model=name, mode="kd")
-        ci = ("" if row["accuracy_ci_low"] is None or pd.isna(row["accuracy_ci_low"]) else
-              f" (95% interval over seeds {100 * row['accuracy_ci_low']:.2f} to {100 * row['accuracy_ci_high']:.2f})")
+        ci = _seed_interval(row)
         lines.append(
             f"* **{name}**: distilled {_mean(summary, name, 'kd'):.2f}%{ci}, plain {_mean(summary, name, 'plain'):.2f}%; "
             + compared([("distilled against plain", _row(tests, model=name, a="kd", b="plain")),
@@ -228,8 +244,7 @@ def chapter4_summary(tests: pd.DataFrame, summary: pd.DataFrame, budget: pd.Data
     if transfer is not None and (transfer["multiple"] > 0).any():
         largest = transfer["multiple"].max()
         soft = _row(transfer, multiple=largest, labels="soft")
-        curve = tests[tests["experiment"] == "transfer"] if "experiment" in tests else tests
-        row = _row(curve, model=budget_student, a=transfer_mode_name("soft", largest), b=NO_TRANSFER)
+        row = _row(_experiment(tests, "transfer"), model=budget_student, a=transfer_mode_name("soft", largest), b=NO_TRANSFER)
         lines.append(f"* **A transfer set {largest:g}x the labels**: {budget_student} on every label plus the teacher's "
                      f"soft labels on {int(soft['transfer_sentences'])} sentences reaches "
                      f"{100 * soft['accuracy_mean']:.2f}%, against {100 * _row(transfer, multiple=0.0)['accuracy_mean']:.2f}% "
@@ -400,10 +415,7 @@ def when_distillation_pays(results: dict) -> list[str]:
             lines.append(f"* **With every label and a transfer set {largest:g}x the labels** "
                          f"({transfer['student']}, equal steps): {text}.")
     for name in (results.get("recipe") or {}).get("students", []):
-        parts = [(f"against {COMPARED_WITH[b]}", _row(comparisons, model=name, a=RECIPE_MODE, b=b))
-                 for b in ("plain", "kd", "teacher")
-                 if len(comparisons[(comparisons["model"] == name) & (comparisons["a"] == RECIPE_MODE)
-                                    & (comparisons["b"] == b)])]
+        parts = _against(comparisons, name, RECIPE_MODE, ("plain", "kd", "teacher"))
         lines.append(f"* **{name} on the chosen recipe**: {compared(parts)}.")
     return lines
 
@@ -445,9 +457,7 @@ def pool_findings(summary: pd.DataFrame, tests: pd.DataFrame, pool_students: lis
     for name in pool_students:
         for mode in modes:
             row = _row(summary, model=name, mode=mode)
-            ci = ("" if row["accuracy_ci_low"] is None or pd.isna(row["accuracy_ci_low"]) else
-                  f" (95% interval over seeds {100 * row['accuracy_ci_low']:.2f} to "
-                  f"{100 * row['accuracy_ci_high']:.2f})")
+            ci = _seed_interval(row)
             against = [("against its plain control (the same labels, no teacher)", "plain"),
                        ("against distillation on the labels alone", "kd"), ("against the teacher", "teacher"),
                        ("against the ensemble of the teacher's seeds", "ensemble")]
@@ -494,12 +504,9 @@ def recipe_findings(summary: pd.DataFrame, tests: pd.DataFrame, students: list[s
     lines = []
     for name in students:
         row = _row(summary, model=name, mode=RECIPE_MODE)
-        ci = ("" if row["accuracy_ci_low"] is None or pd.isna(row["accuracy_ci_low"]) else
-              f" (95% interval over seeds {100 * row['accuracy_ci_low']:.2f} to {100 * row['accuracy_ci_high']:.2f})")
-        parts = [(f"against {COMPARED_WITH[b]}", _row(tests, model=name, a=RECIPE_MODE, b=b))
-                 for b in ("plain", "kd", "teacher")
-                 if len(tests[(tests["model"] == name) & (tests["a"] == RECIPE_MODE) & (tests["b"] == b)])]
-        lines.append(f"* **{name}** (recipe): {100 * row['accuracy_mean']:.2f}%{ci}. {_capital(compared(parts))}.")
+        parts = _against(tests, name, RECIPE_MODE, ("plain", "kd", "teacher"))
+        lines.append(f"* **{name}** (recipe): {100 * row['accuracy_mean']:.2f}%{_seed_interval(row)}. "
+                     f"{_capital(compared(parts))}.")
     return lines
 
 

@@ -3,9 +3,8 @@ and the choice it makes (`best_sweep_point`). The test split is never looked at 
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
