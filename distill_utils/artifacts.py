@@ -195,6 +195,11 @@ class Artifacts:
         main run's (so nothing of one is ever taken for the other)."""
         return Artifacts(self.root / "low-resource" / f"{100 * fraction:g}pct")
 
+    def own_data(self) -> "Artifacts":
+        """The last chapter's runs on a reader's own CSV, in a layout of their own beside the
+        book's (every run is keyed by its data's fingerprints, so two files never share one)."""
+        return Artifacts(self.root / "own-data")
+
     # ------------------------------------------------------------------ where things live
     @property
     def splits(self) -> Path:

@@ -28,6 +28,7 @@ from .lineage import check_splits
 from .machine import cpu_flags, cpu_name, matmul_peak_gflops, torch_threads
 from .metrics import classification_metrics, expected_calibration_error
 from .models import count_parameters, load_checkpoint
+from .modes import PLAIN_MODE, TEACHER
 from .pool_recipe import benchmarked_runs
 from .profiles import resolve_config
 from .variants import (VARIANT_DTYPE, VARIANT_ENGINE, VARIANTS, Variant, VariantUnavailable, build_variant,
@@ -184,7 +185,7 @@ def architecture_of(model, tokenizer) -> str:
 
 
 def benchmark_profile(cfg, art: Artifacts, test_df: pd.DataFrame, student_dirs: list[Path], *,
-                      variants: tuple[str, ...] = VARIANTS, fp32_only_modes: tuple[str, ...] = ("plain",),
+                      variants: tuple[str, ...] = VARIANTS, fp32_only_modes: tuple[str, ...] = (PLAIN_MODE,),
                       per_round: int = 5) -> pd.DataFrame:
     """Benchmark the run's teacher and the given students, every variant, in this process: one
     row each. ONNX exports are cached in ``art.onnx_export(checkpoint)``.
@@ -205,7 +206,7 @@ def benchmark_profile(cfg, art: Artifacts, test_df: pd.DataFrame, student_dirs: 
     check_splits(list(records.values()), read_splits(art.require_splits()), "the benchmark")
     rows, timed, first_of = [], {}, {}
     for directory, info in records.items():
-        mode = info.get("mode", "teacher")
+        mode = info.get("mode", TEACHER)
         model, tokenizer = load_checkpoint(directory)
         architecture = architecture_of(model, tokenizer)
         name = info["model"] if info["role"] == "teacher" else f"{info['model']} ({mode})"
@@ -272,7 +273,7 @@ def _time_side_by_side(rows: list[dict], timed: dict, first_of: dict, cfg, per_r
 
 def seed_accuracy(cfg, art: Artifacts, test_df: pd.DataFrame, student_dirs: list[Path], *,
                   variants: tuple[str, ...] = VARIANTS,
-                  fp32_only_modes: tuple[str, ...] = ("plain",)) -> pd.DataFrame:
+                  fp32_only_modes: tuple[str, ...] = (PLAIN_MODE,)) -> pd.DataFrame:
     """Accuracy, macro-F1 and ECE of every variant of more student runs (other seeds), untimed.
 
     Latency does not depend on the seed, accuracy does: with these rows every variant's accuracy

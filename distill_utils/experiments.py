@@ -20,33 +20,40 @@ from ._io import as_json, is_main_process, training_processes, write_json
 from .artifacts import Artifacts, checkpoint_fingerprint
 from .losses import PLAIN, LossSettings
 from .machine import mixed_precision, training_machine
-from .models import MODELS, load_pretrained
+from .models import load_pretrained, model_key
 from .progress import run_label, run_reused, run_started, run_trained
-from .runs import array_fingerprint, cached_run, frame_fingerprint, promote_checkpoint, remember_run, run_key
+from .run_spec import RunSpec, Schedule, array_fingerprint, frame_fingerprint
+from .runs import cached_run, promote_checkpoint, remember_run, run_key
 from .data import split_agreement
 from .teacher_cache import cache_teacher_hidden, has_seed_logits, hidden_layer_map, keep_seed_logits
 from .trainer import TrainResult, evaluate_checkpoint, save_checkpoint, train_classifier
+from .modes import DISTILLED, PLAIN_MODE
 
 
-def _model_key(name: str) -> dict:
-    """How a model is built (source, layers, base), not how it is described."""
-    return {k: v for k, v in dataclasses.asdict(MODELS[name]).items() if k != "description"}
+def schedule_for(cfg, *, seed: int, epochs: float, learning_rate: float) -> Schedule:
+    """The profile's schedule for one run, in the precision this machine trains in."""
+    return Schedule(seed=seed, epochs=epochs, learning_rate=learning_rate, batch_size=cfg.batch_size,
+                    max_length=cfg.max_length, warmup_ratio=cfg.warmup_ratio,
+                    weight_decay=cfg.weight_decay, precision=mixed_precision(cfg.bf16))
 
 
-def _common_key(cfg, splits, train_df: pd.DataFrame, *, seed: int, epochs: float, learning_rate: float) -> dict:
-    """What every run's key holds: data, schedule, seed, precision, processes and the machine."""
-    return {"train": frame_fingerprint(train_df), "validation": frame_fingerprint(splits["validation"]),
-            "test": frame_fingerprint(splits["test"]), "seed": seed, "epochs": epochs,
-            "learning_rate": learning_rate, "batch_size": cfg.batch_size, "max_length": cfg.max_length,
-            "warmup_ratio": cfg.warmup_ratio, "weight_decay": cfg.weight_decay,
-            "precision": mixed_precision(cfg.bf16), "processes": training_processes(),
-            "machine": training_machine()}
+def _run_spec(role: str, name: str, schedule: Schedule, splits, train_df: pd.DataFrame, **student) -> RunSpec:
+    """The spec of one run: the model, its schedule, its data as fingerprints, where it runs."""
+    data = {"train": frame_fingerprint(train_df), "validation": frame_fingerprint(splits["validation"]),
+            "test": frame_fingerprint(splits["test"])}
+    return RunSpec(role=role, model=model_key(name), schedule=schedule, data=data,
+                   processes=training_processes(), machine=training_machine(), **student)
 
 
-def _finish_run(result: TrainResult, tokenizer, splits, cfg, out_dir: Path | None, info: dict) -> dict:
+def _schedule_fields(spec: RunSpec) -> dict:
+    """The schedule as a run record states it (the record keeps its precision from the trainer)."""
+    return {name: getattr(spec.schedule, name) for name in ("seed", "epochs", "learning_rate", "batch_size", "max_length")}
+
+
+def _finish_run(result: TrainResult, tokenizer, splits, spec: RunSpec, out_dir: Path | None, info: dict) -> dict:
     """Score the trained model on validation and test; save it when ``out_dir`` is given."""
-    validation, _ = evaluate_checkpoint(result.model, tokenizer, splits["validation"], cfg.max_length)
-    metrics, test_logits = evaluate_checkpoint(result.model, tokenizer, splits["test"], cfg.max_length)
+    validation, _ = evaluate_checkpoint(result.model, tokenizer, splits["validation"], spec.schedule.max_length)
+    metrics, test_logits = evaluate_checkpoint(result.model, tokenizer, splits["test"], spec.schedule.max_length)
     info = {
         **info,
         "precision": result.precision,
@@ -73,9 +80,9 @@ def fine_tune_teacher(cfg, art: Artifacts, splits: dict[str, pd.DataFrame], seed
     a seed whose logits were not kept is trained again (deterministic on one CPU) to make them."""
     seed = cfg.teacher_seeds[0] if seed is None else int(seed)
     primary = seed == cfg.teacher_seeds[0]
-    key, key_sha = run_key(role="teacher", model=_model_key(cfg.teacher),
-                           **_common_key(cfg, splits, splits["train"], seed=seed,
-                                         epochs=cfg.teacher_epochs, learning_rate=cfg.teacher_lr))
+    spec = _run_spec("teacher", cfg.teacher, schedule_for(cfg, seed=seed, epochs=cfg.teacher_epochs,
+                                                        learning_rate=cfg.teacher_lr), splits, splits["train"])
+    key, key_sha = run_key(spec)
     kept = None if primary or pool is None else {**splits, "pool": pool}
     reused = cached_run(art, key_sha, art.teacher if primary else None)
     if kept and not has_seed_logits(art.teacher_seed_logits(seed), key_sha, kept, cfg.max_length):
@@ -87,21 +94,15 @@ def fine_tune_teacher(cfg, art: Artifacts, splits: dict[str, pd.DataFrame], seed
         run_started(label)
         started = time.perf_counter()
         model, tokenizer = load_pretrained(cfg.teacher, seed=seed)
-        result = train_classifier(
-            model, tokenizer, splits["train"], splits["validation"],
-            epochs=cfg.teacher_epochs, learning_rate=cfg.teacher_lr, batch_size=cfg.batch_size,
-            seed=seed, max_length=cfg.max_length, scratch_dir=art.scratch,
-            bf16=cfg.bf16, warmup_ratio=cfg.warmup_ratio, weight_decay=cfg.weight_decay,
-            progress_label=label,
-        )
-        info = {"role": "teacher", "model": cfg.teacher, "profile": cfg.profile, "seed": seed,
-                "epochs": cfg.teacher_epochs, "learning_rate": cfg.teacher_lr,
-                "batch_size": cfg.batch_size, "max_length": cfg.max_length, "agreement": split_agreement(splits, cfg.agreement),
+        result = train_classifier(model, tokenizer, splits["train"], splits["validation"],
+                                  schedule=spec.schedule, scratch_dir=art.scratch, progress_label=label)
+        info = {"role": "teacher", "model": cfg.teacher, "profile": cfg.profile, **_schedule_fields(spec),
+                "agreement": split_agreement(splits, cfg.agreement),
                 "run_key": key, "run_key_sha": key_sha}
         if kept:  # before the record, which marks the run done
             keep_seed_logits(art.teacher_seed_logits(seed), key_sha, result.model, tokenizer, kept,
                              cfg.max_length)
-        reused = _finish_run(result, tokenizer, splits, cfg, art.teacher if primary else None, info)
+        reused = _finish_run(result, tokenizer, splits, spec, art.teacher if primary else None, info)
         if not primary:
             remember_run(art, key_sha, reused)
         run_trained(label, time.perf_counter() - started)
@@ -146,13 +147,13 @@ def train_student(cfg, art: Artifacts, name: str, splits: dict[str, pd.DataFrame
     teacher_dir = art.require_teacher()
     train_df = splits["train"] if train_df is None else train_df
     epochs = cfg.student_epochs if epochs is None else epochs
-    mode = mode or ("plain" if loss.is_plain else "kd")
+    mode = mode or (PLAIN_MODE if loss.is_plain else DISTILLED)
     teacher_sha = checkpoint_fingerprint(teacher_dir)
-    key, key_sha = run_key(
-        role="student", model=_model_key(name), mode=mode, alpha=loss.alpha, temperature=loss.temperature,
-        hidden_weight=loss.hidden_weight, teacher=teacher_sha, teacher_logits=array_fingerprint(teacher_logits),
-        row_alpha=array_fingerprint(row_alpha), extra=extra,
-        **_common_key(cfg, splits, train_df, seed=seed, epochs=epochs, learning_rate=cfg.student_lr))
+    spec = _run_spec("student", name, schedule_for(cfg, seed=seed, epochs=epochs, learning_rate=cfg.student_lr),
+                     splits, train_df, loss=loss, mode=mode, teacher=teacher_sha,
+                     teacher_logits=array_fingerprint(teacher_logits), row_alpha=array_fingerprint(row_alpha),
+                     extra=extra)
+    key, key_sha = run_key(spec)
     out_dir = art.student(name, mode, seed) if save else art.run_checkpoint(key_sha) if keep_checkpoint else None
     reused = cached_run(art, key_sha, out_dir)
     if reused is None and keep_checkpoint and not save:  # kept, then taken by its final run
@@ -170,21 +171,14 @@ def train_student(cfg, art: Artifacts, name: str, splits: dict[str, pd.DataFrame
     if loss.hidden_weight > 0:
         teacher_layers = AutoConfig.from_pretrained(teacher_dir).num_hidden_layers
         layers = hidden_layer_map(model.config.num_hidden_layers, teacher_layers)
-        teacher_hidden = cache_teacher_hidden(art, name, train_df, layers, cfg.max_length)
-    result = train_classifier(
-        model, tokenizer, train_df, splits["validation"],
-        epochs=epochs, learning_rate=cfg.student_lr, batch_size=cfg.batch_size,
-        seed=seed, max_length=cfg.max_length, scratch_dir=art.scratch,
-        bf16=cfg.bf16, warmup_ratio=cfg.warmup_ratio, weight_decay=cfg.weight_decay,
-        loss=loss, teacher_logits=teacher_logits, teacher_hidden=teacher_hidden, row_alpha=row_alpha,
-        progress_label=label,
-    )
-    info = {"role": "student", "model": name, "profile": cfg.profile, "seed": seed,
-            "mode": mode, "alpha": loss.alpha, "temperature": loss.temperature, "hidden_weight": loss.hidden_weight,
-            "epochs": epochs, "learning_rate": cfg.student_lr,
-            "batch_size": cfg.batch_size, "max_length": cfg.max_length, "agreement": split_agreement(splits, cfg.agreement),
+        teacher_hidden = cache_teacher_hidden(art, name, train_df, layers, spec.schedule.max_length)
+    result = train_classifier(model, tokenizer, train_df, splits["validation"], schedule=spec.schedule,
+                              scratch_dir=art.scratch, loss=loss, teacher_logits=teacher_logits,
+                              teacher_hidden=teacher_hidden, row_alpha=row_alpha, progress_label=label)
+    info = {"role": "student", "model": name, "profile": cfg.profile, "mode": mode,
+            **dataclasses.asdict(loss), **_schedule_fields(spec), "agreement": split_agreement(splits, cfg.agreement),
             "teacher_sha256": teacher_sha, **(extra or {}), "run_key": key, "run_key_sha": key_sha}
-    record = _finish_run(result, tokenizer, splits, cfg, out_dir, info)
+    record = _finish_run(result, tokenizer, splits, spec, out_dir, info)
     if out_dir is None:
         remember_run(art, key_sha, record)
     run_trained(label, time.perf_counter() - started)
@@ -199,7 +193,7 @@ def train_students(cfg, art: Artifacts, splits: dict[str, pd.DataFrame], teacher
     records = []
     for seed in cfg.seeds:
         for name in cfg.students + cfg.compression_students:
-            modes = {"kd": loss} if name in cfg.compression_students else {"kd": loss, "plain": PLAIN}
+            modes = {DISTILLED: loss} if name in cfg.compression_students else {DISTILLED: loss, PLAIN_MODE: PLAIN}
             for mode, settings in modes.items():
                 records.append(train_student(cfg, art, name, splits, seed=seed, loss=settings,
                                              teacher_logits=teacher_logits, mode=mode))

@@ -107,7 +107,12 @@ def ratio_text(value: float, low: float, high: float, unit: str = "x") -> str:
     if low == high == value:  # no spread at all: the baseline against itself
         return f"{value:g}{unit}"
     d = supported_decimals(low, high)
-    return f"{value:.{d}f}{unit} ({low:.{d}f}-{high:.{d}f})"
+    return f"{ratio_value(value, low, high, unit)} ({low:.{d}f}-{high:.{d}f})"
+
+
+def ratio_value(value: float, low: float, high: float, unit: str = "x") -> str:
+    """'2.1x': a ratio alone, to the precision its interval supports."""
+    return f"{value:.{supported_decimals(low, high)}f}{unit}"
 
 
 def speedup_text(row) -> str:

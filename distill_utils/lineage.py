@@ -14,6 +14,7 @@ from pathlib import Path
 from .artifacts import Artifacts, checkpoint_fingerprint, notebook_path, read_run
 from .data import read_splits
 from .runs import check_trained_on
+from .modes import DISTILLED
 
 
 class StaleArtifact(ValueError):
@@ -51,7 +52,7 @@ def check_benchmark(art: Artifacts, bench: dict) -> None:
 def check_loss_settings(experiments: dict, records: list[dict]) -> None:
     """The alpha and T chapter 4 reports are the ones its distilled runs were trained with."""
     for record in records:
-        if record.get("mode") != "kd":
+        if record.get("mode") != DISTILLED:
             continue
         used = {"alpha": record.get("alpha"), "temperature": record.get("temperature")}
         reported = {"alpha": experiments.get("alpha"), "temperature": experiments.get("temperature")}

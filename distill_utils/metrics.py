@@ -8,6 +8,7 @@ from scipy.special import softmax
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 from .data import LABELS
+from .modes import TEACHER
 
 
 def classification_metrics(labels, logits_or_predictions) -> dict:
@@ -17,11 +18,13 @@ def classification_metrics(labels, logits_or_predictions) -> dict:
     predictions = values.argmax(axis=-1) if values.ndim == 2 else values
     if len(labels) != len(predictions):
         raise ValueError(f"{len(labels)} labels but {len(predictions)} predictions")
-    classes = list(range(len(LABELS)))
+    # the PhraseBank's three classes, or as many as the logits have (a reader's own labels)
+    count = values.shape[1] if values.ndim == 2 else len(LABELS)
+    classes, names = list(range(count)), LABELS if count == len(LABELS) else [str(i) for i in range(count)]
     return {
         "accuracy": float(accuracy_score(labels, predictions)),
         "macro_f1": float(f1_score(labels, predictions, average="macro", labels=classes, zero_division=0)),
-        "f1_per_class": dict(zip(LABELS, f1_score(labels, predictions, average=None, labels=classes,
+        "f1_per_class": dict(zip(names, f1_score(labels, predictions, average=None, labels=classes,
                                                   zero_division=0).round(6).tolist())),
         "confusion_matrix": confusion_matrix(labels, predictions, labels=classes).tolist(),
         "n_correct": int((labels == predictions).sum()),
@@ -53,6 +56,14 @@ def format_p(p_value: float) -> str:
 
 # how every interval over seeds is computed, named where it is shown
 SEED_INTERVAL = "95% Student-t interval over seeds, clipped to the metric's range"
+
+
+def interval_span(low, high, form: str = "{:.2f}", *, scale: float = 1.0, unit: str = "") -> str | None:
+    """An interval as every page states it, 'low to high' with its unit ('94.10 to 96.20%'); None
+    when an end is missing (one seed, no spread)."""
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return None
+    return f"{form.format(scale * low)} to {form.format(scale * high)}{unit}"
 
 
 def seed_summary(values, bounds: tuple[float, float] | None = (0.0, 1.0)) -> dict:
@@ -115,7 +126,7 @@ def runs_frame(records: list[dict], labels) -> pd.DataFrame:
     rows = []
     for run in records:
         rows.append({
-            "model": run["model"], "mode": run.get("mode", "teacher"), "seed": run["seed"],
+            "model": run["model"], "mode": run.get("mode", TEACHER), "seed": run["seed"],
             "accuracy": run["test"]["accuracy"], "macro_f1": run["test"]["macro_f1"],
             "correct": run["test"]["n_correct"], "n": run["test"]["n"],
             "ece": expected_calibration_error(labels, run["test_logits"]),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -77,6 +77,12 @@ def check_model_name(name: str) -> ModelSpec:
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; valid models: {', '.join(MODELS)}")
     return MODELS[name]
+
+
+def model_key(name: str) -> dict:
+    """How a registry model is built (source, layers, base), not how it is described: what a run's
+    key holds of it, so a reworded description retrains nothing."""
+    return {k: v for k, v in asdict(check_model_name(name)).items() if k != "description"}
 
 
 def _label_kwargs(num_labels: int) -> dict:

@@ -17,6 +17,7 @@ from sklearn.model_selection import train_test_split
 VALIDATION_SHARE = 0.1
 TEST_SHARE = 0.2
 SHOWN_ROWS = 5  # at most this many offending rows are listed in a message
+SPLITS = ("train", "validation", "test")  # the values a file's own split column may hold
 
 
 class DataError(ValueError):
@@ -41,10 +42,13 @@ def _decode(path: Path) -> str:
 
 
 def read_labelled_csv(path: str | Path, *, text_column: str = "text", label_column: str = "label",
+                      split_column: str | None = None,
                       labels: list[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
     """The rows of a CSV as ``sentence`` and integer ``label`` columns, and the label names in
-    order. ``labels``: the names the label column may hold (a teacher's, in its order); None takes
-    the sorted names found. Raises `DataError`, naming the rows and the fix, for any problem."""
+    order; with ``split_column``, a ``split`` column too (`SPLITS`: the file's own splits, which
+    `split_labelled` then keeps). ``labels``: the names the label column may hold (a teacher's, in
+    its order); None takes the sorted names found. Raises `DataError`, naming the rows and the fix,
+    for any problem."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"no file at {path}: give the path of a CSV with a header row")
@@ -54,11 +58,12 @@ def read_labelled_csv(path: str | Path, *, text_column: str = "text", label_colu
         raise DataError(f"{path.name} is empty: give a CSV with a header row and labelled sentences") from None
     except pd.errors.ParserError as error:
         raise DataError(f"{path.name} is not a readable CSV ({error}): check its quoting and separators") from None
-    missing = [name for name in (text_column, label_column) if name not in frame.columns]
+    missing = [name for name in (text_column, label_column, split_column) if name and name not in frame.columns]
     if missing:
         raise DataError(f"{path.name} has no column {' or '.join(map(repr, missing))}; its columns are "
                         f"{', '.join(map(repr, frame.columns))}: name the text and label columns with "
-                        "--text-column and --label-column")
+                        "--text-column and --label-column" + (" (and the split column with --split-column)"
+                                                              if split_column else ""))
     text = frame[text_column].str.strip()
     label = frame[label_column].str.strip()
     if frame.empty:
@@ -86,7 +91,16 @@ def read_labelled_csv(path: str | Path, *, text_column: str = "text", label_colu
     if len(set(found)) < 2:
         raise DataError(f"{path.name}: every row has the label {found[0]!r}: a classifier needs at least two")
     code = {name: i for i, name in enumerate(names)}
-    return pd.DataFrame({"sentence": text.to_numpy(), "label": label.map(code).to_numpy()}), names
+    rows = pd.DataFrame({"sentence": text.to_numpy(), "label": label.map(code).to_numpy()})
+    if split_column:
+        split = frame[split_column].str.strip()
+        strangers = split.index[~split.isin(SPLITS)]
+        if len(strangers):
+            raise DataError(f"{path.name}: the {split_column!r} column holds "
+                            f"{', '.join(map(repr, sorted(set(split[strangers]))))} (lines {_lines(strangers)}); "
+                            f"each row's split must be one of {', '.join(SPLITS)}")
+        rows["split"] = split.to_numpy()
+    return rows, names
 
 
 def fewest_rows_per_class(validation: float = VALIDATION_SHARE, test: float = TEST_SHARE) -> int:
@@ -96,8 +110,19 @@ def fewest_rows_per_class(validation: float = VALIDATION_SHARE, test: float = TE
 
 def split_labelled(frame: pd.DataFrame, labels: list[str], *, seed: int, validation: float = VALIDATION_SHARE,
                    test: float = TEST_SHARE) -> dict[str, pd.DataFrame]:
-    """Stratified training, validation and test splits of `read_labelled_csv`'s rows; a class too
-    small to appear in every split is refused, named with its count."""
+    """Training, validation and test splits of `read_labelled_csv`'s rows: the file's own when it
+    has a ``split`` column (every class must appear in each), else stratified at random; a class
+    too small to appear in every split is refused, named with its count."""
+    if "split" in frame:
+        parts = {name: frame[frame["split"] == name].drop(columns="split").reset_index(drop=True)
+                 for name in SPLITS}
+        for name, part in parts.items():
+            absent = [labels[i] for i in range(len(labels)) if not (part["label"] == i).any()]
+            if absent:
+                raise DataError(f"the {name} split has no row labelled {', '.join(map(repr, absent))}: every "
+                                "class must appear in every split (move some rows, or leave the split to "
+                                "the command by dropping --split-column)")
+        return parts
     counts = frame["label"].value_counts()
     fewest = fewest_rows_per_class(validation, test)
     small = [f"{labels[int(i)]!r} ({int(n)} rows)" for i, n in counts.items() if n < fewest]

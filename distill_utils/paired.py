@@ -13,6 +13,7 @@ from scipy.special import softmax
 from scipy.stats import binomtest
 
 from .metrics import confidence_bins
+from .modes import DISTILLED, HIDDEN, PLAIN_MODE, TEACHER
 
 # the level every verdict of the book is taken at, after Holm's correction over its family
 SIGNIFICANCE_LEVEL = 0.05
@@ -181,10 +182,10 @@ def with_holm(tests: pd.DataFrame) -> pd.DataFrame:
 def comparison_pairs(students, *, hidden_student: str | None = None) -> list[tuple[str, str, str]]:
     """The paired comparisons the book reports, as (model, mode a, mode b): every student distilled
     against its plain control, both against the teacher, and the optional hidden-state run."""
-    pairs = [(name, "kd", "plain") for name in students]
-    pairs += [(name, mode, "teacher") for name in students for mode in ("kd", "plain")]
+    pairs = [(name, DISTILLED, PLAIN_MODE) for name in students]
+    pairs += [(name, mode, TEACHER) for name in students for mode in (DISTILLED, PLAIN_MODE)]
     if hidden_student is not None:
-        pairs.append((hidden_student, "hidden", "kd"))
+        pairs.append((hidden_student, HIDDEN, DISTILLED))
     return pairs
 
 
@@ -203,7 +204,7 @@ def compare_variants(records: list[dict], teachers: list[dict], labels,
     labels = np.asarray(labels)
     if isinstance(teachers, dict):
         teachers = [teachers]
-    references = {"teacher": {int(r["seed"]): np.asarray(r["test_logits"]) for r in teachers}}
+    references = {TEACHER: {int(r["seed"]): np.asarray(r["test_logits"]) for r in teachers}}
     if ensemble is not None:
         references["ensemble"] = {0: np.asarray(ensemble)}
 

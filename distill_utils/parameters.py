@@ -32,6 +32,9 @@ NAMES = Kind("names", "names separated by commas", '"all-MiniLM-L6-v2"')
 NAME = Kind("name", "a name", '"all-MiniLM-L6-v2"')
 FOLDER = Kind("folder", "a folder that exists", '"../shared/data/financial_phrasebank"')
 NEW_FOLDER = Kind("new folder", "a folder (created if missing)", '"artifacts/mine"')
+FILE = Kind("file", "a file that exists", '"my_sentences.csv"')
+# the kinds given as a path: read relative to where the command was typed, recorded by name only
+PATH_KINDS = (FOLDER, NEW_FOLDER, FILE)
 
 # every parameter a notebook declares or a profile holds, by name
 PARAMETERS: dict[str, Kind] = {
@@ -51,11 +54,22 @@ PARAMETERS: dict[str, Kind] = {
     "transfer_multiples": FLOATS, "transfer_step_multiples": FLOATS,
     "bf16": BOOL,
     "data_dir": FOLDER, "artifacts_dir": NEW_FOLDER,
+    "csv": FILE, "text_column": NAME, "label_column": NAME, "split_column": NAME,  # the last chapter
 }
 
 
 class ParameterError(ValueError):
     """A value a parameter cannot take; the message names the parameter, the value and the fix."""
+
+
+def refuse_undeclared(given, declared, where: str) -> None:
+    """The one check of parameter names, for the pipeline and for papermill run by hand: a name
+    that ``where`` (a notebook, or every notebook) does not declare is refused, since papermill
+    would inject it, nothing would read it, and the run would use the default and exit 0."""
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        raise ParameterError(f"unknown parameter(s) {', '.join(unknown)}: {where} declares "
+                             f"{'it' if len(unknown) == 1 else 'them'}. Parameters: {', '.join(sorted(declared))}")
 
 
 def _refuse(name: str, value, kind: Kind, hint: str = "") -> ParameterError:
@@ -137,6 +151,10 @@ def read_parameter(name: str, value, *, base: str | os.PathLike | None = None):
     if not isinstance(value, (str, os.PathLike)) or str(value).strip() == "":
         raise _refuse(name, value, kind)
     folder = resolve_folder(value, base)
+    if kind is FILE and not folder.is_file():
+        raise ParameterError(f"parameter {name}: no file at {str(value)!r} (a relative path is read from the "
+                             "folder the command was typed in); give the file, absolute or relative to where "
+                             "you type the command")
     if kind is FOLDER and not folder.is_dir():
         raise ParameterError(f"parameter {name}: the folder {str(value)!r} does not exist (a relative path is "
                              "read from the folder the command was typed in); give the folder that "

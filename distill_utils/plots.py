@@ -10,8 +10,9 @@ from matplotlib.lines import Line2D
 from scipy import stats
 
 from .data import LABELS
+from .modes import DISTILLED, HIDDEN, PLAIN_MODE
 
-PALETTE = {"teacher": "#1f4e79", "kd": "#c0504d", "plain": "#8c8c8c", "hidden": "#6a3d9a"}
+PALETTE = {"teacher": "#1f4e79", DISTILLED: "#c0504d", PLAIN_MODE: "#8c8c8c", HIDDEN: "#6a3d9a"}
 
 
 def set_style() -> None:
@@ -35,7 +36,7 @@ def plot_label_distribution(splits: dict[str, pd.DataFrame]):
 def plot_token_lengths(lengths: np.ndarray, max_length: int):
     fig, ax = plt.subplots()
     ax.hist(lengths, bins=40, color=PALETTE["teacher"])
-    ax.axvline(max_length, color=PALETTE["kd"], linestyle="--", label=f"max_length = {max_length}")
+    ax.axvline(max_length, color=PALETTE[DISTILLED], linestyle="--", label=f"max_length = {max_length}")
     ax.set(xlabel="tokens per sentence (teacher tokenizer)", ylabel="sentences",
            title="Sentence length in tokens")
     ax.legend()
@@ -174,8 +175,8 @@ def plot_temperature(probabilities: dict[float, np.ndarray], title: str):
 def plot_gradient_scale(temperatures: np.ndarray, without_t2: np.ndarray, with_t2: np.ndarray):
     """Soft-target gradient size against T, with and without the T^2 factor (log-log)."""
     fig, ax = plt.subplots()
-    ax.loglog(temperatures, without_t2, marker="o", color=PALETTE["plain"], label="KL term alone")
-    ax.loglog(temperatures, with_t2, marker="o", color=PALETTE["kd"], label="T$^2$ x KL term")
+    ax.loglog(temperatures, without_t2, marker="o", color=PALETTE[PLAIN_MODE], label="KL term alone")
+    ax.loglog(temperatures, with_t2, marker="o", color=PALETTE[DISTILLED], label="T$^2$ x KL term")
     ax.set(xlabel="temperature T", ylabel="mean |gradient| w.r.t. student logits",
            title="Why the loss multiplies the soft term by T$^2$")
     ax.legend()
@@ -265,7 +266,7 @@ def plot_transfer_curve(summary: pd.DataFrame, student: str, teacher: dict | Non
         high = group["accuracy_ci_high"].fillna(group["accuracy_mean"]) - group["accuracy_mean"]
         ax.errorbar(group["multiple"], 100 * group["accuracy_mean"], yerr=[100 * low, 100 * high],
                     marker="o", capsize=3, label=f"{labels} labels on the transfer set",
-                    color=PALETTE["kd"] if labels == "soft" else PALETTE["plain"])
+                    color=PALETTE[DISTILLED] if labels == "soft" else PALETTE[PLAIN_MODE])
     ax.set(xlabel="transfer set (multiples of the labelled sentences)", ylabel="test accuracy (%)",
            title=f"Every label plus the teacher's answers on more sentences: {student}")
     ax.legend(fontsize=8)
@@ -306,7 +307,7 @@ def plot_reliability(tables: dict[str, pd.DataFrame], eces: dict[str, float]):
         bars = ax.bar(centers, table["accuracy"], width=table["bin_high"] - table["bin_low"],
                       edgecolor="black", alpha=0.7, color=PALETTE["teacher"], label="accuracy")
         ax.bar_label(bars, labels=[f"n={n}" for n in table["count"]], fontsize=8, padding=2)
-        ax.plot(table["confidence"], table["accuracy"], "o", color=PALETTE["kd"], markersize=4,
+        ax.plot(table["confidence"], table["accuracy"], "o", color=PALETTE[DISTILLED], markersize=4,
                 label="mean confidence")
         ax.set(xlabel="confidence", xlim=(0, 1), ylim=(0, 1.12))
         ax.set_title(f"{name}\nECE = {100 * eces[name]:.2f}%", fontsize=10)

@@ -20,6 +20,7 @@ from .ensemble import ENSEMBLE, SINGLE
 from .experiments import train_student
 from .losses import LossSettings
 from .transfer_curve import RECIPE_MODE
+from .modes import DISTILLED, PLAIN_MODE, TEACHER
 
 # a student's mode, by the teacher whose soft labels it learnt the pool from
 POOL_MODES = {SINGLE: "pool", ENSEMBLE: "pool-ensemble"}
@@ -110,11 +111,11 @@ def pool_pairs(cfg, teachers, *, against_ensemble: bool = False) -> list[tuple[s
     for name in cfg.pool_students:
         for teacher in teachers:
             mode = POOL_MODES[teacher]
-            pairs += [(name, mode, "plain"), (name, mode, "kd"), (name, mode, "teacher")]
+            pairs += [(name, mode, PLAIN_MODE), (name, mode, DISTILLED), (name, mode, TEACHER)]
             pairs += [(name, mode, "ensemble")] if against_ensemble else []
     chosen = POOL_MODES[list(teachers)[0]]
     for name in cfg.compression_students:  # no plain control: against its distilled run
-        pairs += [(name, chosen, "kd"), (name, chosen, "teacher")]
+        pairs += [(name, chosen, DISTILLED), (name, chosen, TEACHER)]
     return pairs
 
 
@@ -124,8 +125,8 @@ def compression_modes(art: Artifacts) -> tuple[str, ...]:
     trained without chapter 4 (`launch`, with several processes) have no chapter 4 record, and no
     pool recipe: distilled only."""
     if not art.experiments.is_file():
-        return ("kd",)
-    return ("kd", *pool_modes(art, read_json(art.experiments))[:1])
+        return (DISTILLED,)
+    return (DISTILLED, *pool_modes(art, read_json(art.experiments))[:1])
 
 
 def pool_modes(art: Artifacts, experiments: dict) -> list[str]:
@@ -155,6 +156,6 @@ def benchmarked_runs(cfg, art: Artifacts, seeds) -> list:
     """Every checkpoint chapter 5 benchmarks for ``seeds``: each student distilled and plain, each
     compression student distilled and on the pool recipe (`compression_modes`), and each student
     chapter 4 trained on the transfer curve's recipe (`recipe_students`)."""
-    runs = art.student_runs(cfg.students, ("kd", "plain"), seeds)
+    runs = art.student_runs(cfg.students, (DISTILLED, PLAIN_MODE), seeds)
     runs += art.student_runs(cfg.compression_students, compression_modes(art), seeds)
     return runs + art.student_runs(recipe_students(art), (RECIPE_MODE,), seeds)

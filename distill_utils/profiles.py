@@ -61,7 +61,7 @@ class Profile:
     compression_students: tuple[str, ...] = ()
     # the student the book's headlines are about (chapter 4's error analysis and calibration,
     # chapter 5's comparison with the reference and its levers, chapter 6's goals): the
-    # DistilBERT-style one; None: the first student
+    # DistilBERT-style one
     headline_student: str | None = None
     agreement: str = "all"
     split_seed: int = 42
@@ -85,13 +85,13 @@ class Profile:
     temperature: float | None = None
     warmup_ratio: float = 0.1
     # alpha x temperature sweep (one student, a short schedule, chosen on the validation split)
-    sweep_student: str | None = None  # None: the last student of the profile
+    sweep_student: str | None = None  # one of the students (`STUDENT_ROLES`)
     sweep_alphas: tuple[float, ...] = (0.1, 0.5, 0.9)
     sweep_temperatures: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
     sweep_epochs: float = 1.0
     sweep_seeds: tuple[int, ...] = ()  # every grid point once per seed; () = the first training seed
     # the budget curve: one student on nested fractions of the training split, four modes each
-    budget_student: str | None = None  # None: the last student of the profile
+    budget_student: str | None = None  # one of the students
     budget_fractions: tuple[float, ...] = (0.1, 1.0)
     budget_seeds: tuple[int, ...] = ()  # () = the training seeds
     budget_epochs: float | None = None  # None: student_epochs
@@ -113,7 +113,7 @@ class Profile:
     # these students (each has its plain control) and the compression students; () for none
     pool_students: tuple[str, ...] = ()
     # intermediate-layer (hidden-state) distillation, Patient-KD style, as an option
-    hidden_student: str | None = None  # None: the last student of the profile
+    hidden_student: str | None = None  # one of the students
     # the weight of the hidden-state term added to the logit loss (0: off), and the candidate weights
     # chapter 4 chooses it from on validation when no `hidden_weight` parameter is given (0 is
     # logit-only distillation; (): none tried)
@@ -189,6 +189,9 @@ PROFILES: dict[str, Profile] = {
         teacher="bert-base-uncased",
         students=("distilbert-base-uncased",),
         headline_student="distilbert-base-uncased",
+        sweep_student="distilbert-base-uncased",
+        budget_student="distilbert-base-uncased",
+        hidden_student="distilbert-base-uncased",
         teacher_seeds=(42, 1, 2),
         teacher_epochs=3.0,
         teacher_lr=3e-5,
@@ -208,6 +211,10 @@ PROFILES: dict[str, Profile] = {
         ),
         teacher="bert-base-uncased",
         students=("distilbert-base-uncased",),
+        headline_student="distilbert-base-uncased",
+        sweep_student="distilbert-base-uncased",
+        budget_student="distilbert-base-uncased",
+        hidden_student="distilbert-base-uncased",
         train_limit=300,
         teacher_epochs=1.0,
         teacher_lr=1e-3,
@@ -232,6 +239,7 @@ PROFILES: dict[str, Profile] = {
         teacher="tiny-bert-teacher",
         students=("tiny-bert-cut", "tiny-bert-random", "tiny-bert-copy"),
         compression_students=("tiny-bert-copy-top",),
+        headline_student="tiny-bert-cut",
         train_limit=300,
         teacher_seeds=(42, 1),
         teacher_epochs=1.0,
@@ -287,8 +295,9 @@ def within_points(cfg: Profile) -> float:
     return (cfg.goals or Goals()).compressed_gap_max_points
 
 
-# the roles one of the students plays, and which student takes a role nobody set (0: the first)
-DERIVED_STUDENTS = {"headline_student": 0, "sweep_student": -1, "hidden_student": -1, "budget_student": -1}
+# the roles one of the students plays: every profile names the student of each (a role is never
+# taken by a student's place in the list, so adding a student changes no role)
+STUDENT_ROLES = ("headline_student", "sweep_student", "hidden_student", "budget_student")
 
 
 def setting_names() -> list[str]:
@@ -326,12 +335,16 @@ def resolve_config(profile: str | None = None, **overrides) -> Profile:
     cfg = base.replace(**changes)
     if "seeds" in changes and "seed" not in changes:
         cfg = cfg.replace(seed=cfg.seeds[0])
-    for name, position in DERIVED_STUDENTS.items():
+    for name in STUDENT_ROLES:
         chosen = getattr(cfg, name)
-        if chosen is None or (name not in changes and chosen not in cfg.students):
-            # unset, or the profile's own choice left out by a `students` parameter: taken from the
-            # students given (a value set as a parameter is checked instead, and named if wrong)
-            cfg = cfg.replace(**{name: cfg.students[position]})
+        if name not in changes and chosen not in cfg.students:
+            # the profile's choice left out by a `students` parameter: one student plays every role;
+            # among several, the reader names who plays it (a value set as a parameter is checked
+            # in `_validate`, and named if wrong)
+            if len(cfg.students) != 1:
+                raise ValueError(f"{name} {chosen!r} is not among the students {list(cfg.students)}: "
+                                 f"name the student that plays it, e.g. -p {name} {cfg.students[0]}")
+            cfg = cfg.replace(**{name: cfg.students[0]})
     if "pool_students" not in changes:  # the profile's, less those a `students` parameter left out
         cfg = cfg.replace(pool_students=tuple(name for name in cfg.pool_students if name in cfg.students))
     if "recipe_students" not in changes:  # likewise
@@ -362,7 +375,7 @@ def _validate(cfg: Profile) -> None:
     both = set(cfg.students) & set(cfg.compression_students)
     if both:
         raise ValueError(f"{sorted(both)} cannot be both a student and a compression student")
-    for name in DERIVED_STUDENTS:
+    for name in STUDENT_ROLES:
         if getattr(cfg, name) not in cfg.students:
             raise ValueError(f"{name}={getattr(cfg, name)!r} is not one of the students {list(cfg.students)}")
     if not cfg.seeds or cfg.seed != cfg.seeds[0]:

@@ -25,8 +25,9 @@ PACKAGES = ("torch", "transformers", "tokenizers", "datasets", "accelerate", "hu
 def library_hash() -> str:
     """sha256 over the source of distill_utils: which library code produced a notebook's outputs."""
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.name.encode())
+    package = Path(__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 

@@ -17,31 +17,14 @@ import os
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ._io import is_main_process, read_json, seal_folder, write_json
 from .artifacts import RUN_FILE, Artifacts, check_checkpoint, is_checkpoint, read_run
+from .run_spec import RunSpec, frame_fingerprint
 from .training_code import training_code_hash
 
 logger = logging.getLogger(__name__)
-
-def frame_fingerprint(df: pd.DataFrame | None) -> str | None:
-    """sha256 of the sentences and labels of a frame, in order."""
-    if df is None:
-        return None
-    digest = hashlib.sha256()
-    for sentence, label in zip(df["sentence"], df["label"]):
-        digest.update(f"{sentence}\0{int(label)}\0".encode("utf-8"))
-    return digest.hexdigest()
-
-
-def array_fingerprint(array) -> str | None:
-    """sha256 of an array's float32 values (teacher logits, per-sentence weights)."""
-    if array is None:
-        return None
-    return hashlib.sha256(np.ascontiguousarray(array, dtype=np.float32).tobytes()).hexdigest()
-
 
 def check_trained_on(records: list[dict], splits: dict[str, pd.DataFrame], reader: str) -> None:
     """Refuse runs trained or scored on other sentences than the current splits (chapter 1 was run
@@ -64,9 +47,9 @@ def sha_of_key(key: dict) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def run_key(**fields) -> tuple[dict, str]:
-    """The key of a run (its fields plus the training code's hash) and the key's sha256."""
-    key = {**fields, "training_code": training_code_hash()}
+def run_key(spec: RunSpec) -> tuple[dict, str]:
+    """The key of a run (its spec's fields plus the training code's hash) and the key's sha256."""
+    key = {**spec.key(), "training_code": training_code_hash()}
     return key, sha_of_key(key)
 
 

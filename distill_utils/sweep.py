@@ -13,6 +13,7 @@ from ._io import write_json
 from .artifacts import Artifacts
 from .experiments import train_student
 from .losses import PLAIN, LossSettings
+from .modes import DISTILLED, HIDDEN
 
 
 def sweep_alpha_temperature(cfg, art: Artifacts, splits: dict[str, pd.DataFrame], teacher_logits: np.ndarray,
@@ -75,7 +76,7 @@ def choose_hidden_weight(cfg, art: Artifacts, splits: dict[str, pd.DataFrame], t
     rows = []
     for weight in cfg.hidden_weights:
         if weight == 0:
-            runs = [r for r in kd_records if r["model"] == cfg.hidden_student and r["mode"] == "kd"
+            runs = [r for r in kd_records if r["model"] == cfg.hidden_student and r["mode"] == DISTILLED
                     and r["seed"] in cfg.sweep_seeds]
             missing = set(cfg.sweep_seeds) - {r["seed"] for r in runs}
             if missing:
@@ -83,7 +84,7 @@ def choose_hidden_weight(cfg, art: Artifacts, splits: dict[str, pd.DataFrame], t
                                  "the sweep seeds must be among the training seeds")
         else:
             runs = [train_student(cfg, art, cfg.hidden_student, splits, seed=seed, teacher_logits=teacher_logits,
-                                  loss=dataclasses.replace(loss, hidden_weight=weight), mode="hidden", save=False)
+                                  loss=dataclasses.replace(loss, hidden_weight=weight), mode=HIDDEN, save=False)
                     for seed in cfg.sweep_seeds]
         rows.append({"hidden_weight": float(weight), "seeds": len(runs),
                      "validation_accuracy": float(np.mean([r["validation"]["accuracy"] for r in runs])),

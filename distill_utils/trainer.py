@@ -23,10 +23,10 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from ._io import atomic_path, is_main_process, training_processes, write_json
 from .artifacts import RUN_FILE, WEIGHTS_FILE
 from .losses import PLAIN, LossSettings, distillation_loss, hidden_state_loss
-from .machine import mixed_precision
 from .metrics import classification_metrics
 from .inference import predict_logits
 from .progress import EpochProgress
+from .run_spec import Schedule
 
 
 def tokenize_frame(df: pd.DataFrame, tokenizer, max_length: int, *, with_rows: bool = False,
@@ -209,37 +209,38 @@ class TrainResult:
     step_seconds: list[float] = field(default_factory=list)
 
 
-def training_arguments(scratch_dir, *, epochs: float, learning_rate: float,
-                       batch_size: int, seed: int, precision: str,
-                       warmup_ratio: float = 0.1, weight_decay: float = 0.01,
+def training_arguments(scratch_dir, schedule: Schedule, *,
                        evaluate: bool = True,
                        max_steps: int | None = None) -> TrainingArguments:
-    """The Trainer's settings for one run: a linear schedule with warm-up,
-    the batch shared out over processes, mixed precision where the machine
-    has it, batches of similar length, and no checkpoints, log lines or
-    progress bars (the run cache keeps the result)."""
+    """The Trainer's settings for one run (its `Schedule`): a linear
+    schedule with warm-up, the batch shared out over processes, mixed
+    precision where the machine has it, batches of similar length, and no
+    checkpoints, log lines or progress bars (the run cache keeps the
+    result)."""
     processes = training_processes()
+    batch_size = schedule.batch_size
     if batch_size % processes:
         raise ValueError(f"batch_size {batch_size} must split evenly "
                          f"over {processes} processes")
     return TrainingArguments(
         output_dir=str(scratch_dir),
-        num_train_epochs=epochs,
+        num_train_epochs=schedule.epochs,
         max_steps=max_steps if max_steps else -1,
-        learning_rate=learning_rate,
+        learning_rate=schedule.learning_rate,
         per_device_train_batch_size=batch_size // processes,
         per_device_eval_batch_size=64,
-        warmup_steps=warmup_ratio,  # a fraction: that share of all steps
-        weight_decay=weight_decay,
+        # a fraction: that share of all steps
+        warmup_steps=schedule.warmup_ratio,
+        weight_decay=schedule.weight_decay,
         lr_scheduler_type="linear",
         eval_strategy="epoch" if evaluate else "no",
         save_strategy="no",
         logging_strategy="epoch",
         report_to="none",
-        seed=seed,
-        data_seed=seed,
-        bf16=precision == "bf16",
-        fp16=precision == "fp16",
+        seed=schedule.seed,
+        data_seed=schedule.seed,
+        bf16=schedule.precision == "bf16",
+        fp16=schedule.precision == "fp16",
         use_cpu=not torch.cuda.is_available(),
         train_sampling_strategy="group_by_length",
         remove_unused_columns=False,
@@ -250,11 +251,9 @@ def training_arguments(scratch_dir, *, epochs: float, learning_rate: float,
 
 
 def train_classifier(model, tokenizer, train_df: pd.DataFrame, eval_df: pd.DataFrame | None, *,
-                     epochs: float, learning_rate: float, batch_size: int, seed: int,
-                     max_length: int, scratch_dir: str | Path, bf16: bool = True,
-                     warmup_ratio: float = 0.1, weight_decay: float = 0.01,
-                     loss: LossSettings = PLAIN, teacher_logits: np.ndarray | None = None,
-                     teacher_hidden: np.ndarray | None = None, teacher=None, teacher_tokenizer=None, row_alpha: np.ndarray | None = None,
+                     schedule: Schedule, scratch_dir: str | Path, loss: LossSettings = PLAIN,
+                     teacher_logits: np.ndarray | None = None, teacher_hidden: np.ndarray | None = None,
+                     teacher=None, teacher_tokenizer=None, row_alpha: np.ndarray | None = None,
                      max_steps: int | None = None, progress_label: str | None = None) -> TrainResult:
     """Fine-tune ``model`` on ``train_df``, evaluating on ``eval_df`` after every epoch.
 
@@ -262,14 +261,12 @@ def train_classifier(model, tokenizer, train_df: pd.DataFrame, eval_df: pd.DataF
     ``teacher`` model run in every step (with its ``teacher_tokenizer``). ``teacher_hidden``
     (rows of train_df, shape (n, student layers, teacher width)) adds the hidden-state term, and
     ``row_alpha`` gives each sentence its own hard-label weight in [0, 1].
-    ``max_steps`` stops early (the cost comparison times a few steps of each kind).
+    ``schedule`` and ``loss`` are all the settings a run trains with: a `run_spec.RunSpec` holds
+    the same two objects as the run's key. ``max_steps`` stops early (the cost comparison times a few steps of each kind).
     ``progress_label`` names the run in the epoch lines told to whoever runs it (`progress`).
     """
-    set_seed(seed)
-    precision = mixed_precision(bf16)
-    args = training_arguments(scratch_dir, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size,
-                              seed=seed, precision=precision, warmup_ratio=warmup_ratio,
-                              weight_decay=weight_decay, evaluate=eval_df is not None, max_steps=max_steps)
+    set_seed(schedule.seed)
+    args = training_arguments(scratch_dir, schedule, evaluate=eval_df is not None, max_steps=max_steps)
     for name, array in (("teacher logit", teacher_logits), ("teacher hidden-state", teacher_hidden),
                         ("per-sentence alpha", row_alpha)):
         if array is not None and len(array) != len(train_df):
@@ -284,9 +281,9 @@ def train_classifier(model, tokenizer, train_df: pd.DataFrame, eval_df: pd.DataF
     trainer = DistillationTrainer(
         model=model,
         args=args,
-        train_dataset=tokenize_frame(train_df, tokenizer, max_length, with_rows=True,
+        train_dataset=tokenize_frame(train_df, tokenizer, schedule.max_length, with_rows=True,
                                      teacher_tokenizer=teacher_tokenizer if teacher is not None else None),
-        eval_dataset=None if eval_df is None else tokenize_frame(eval_df, tokenizer, max_length),
+        eval_dataset=None if eval_df is None else tokenize_frame(eval_df, tokenizer, schedule.max_length),
         data_collator=DistillationCollator(tokenizer, teacher_logits, teacher_hidden, teacher_tokenizer,
                                            row_alpha),
         compute_metrics=_compute_metrics,
@@ -301,7 +298,7 @@ def train_classifier(model, tokenizer, train_df: pd.DataFrame, eval_df: pd.DataF
     # shows is fp32, so the trained model leaves without the wrapper (as a saved checkpoint does)
     trained = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     trained = trained.student if isinstance(trained, StudentWithProjection) else trained
-    return TrainResult(trained, timer.epoch_seconds, precision, trainer.state.log_history,
+    return TrainResult(trained, timer.epoch_seconds, schedule.precision, trainer.state.log_history,
                        len(train_df), timer.step_seconds)
 
 

@@ -21,7 +21,7 @@ TRAINING_ENTRY_POINTS = ("fine_tune_teacher", "train_student")
 # names the path does not follow, each with the reason: they decide which run to reuse, or the key
 # holds what they say as data
 OUTSIDE_THE_PATH = {
-    "MODELS": "a model's registry entry is in the key as its fields (experiments._model_key), "
+    "MODELS": "a model's registry entry is in the key as its fields (models.model_key), "
               "so a new model or a reworded description retrains nothing",
     "run_key": "the run cache: which finished run is the same run, not what a run computes",
     "cached_run": "the run cache",

@@ -23,6 +23,7 @@ from .losses import PLAIN, LossSettings
 from .metrics import classes_predicted, seed_summary
 from .models import load_tokenizer
 from .teacher_cache import cache_teacher_logits
+from .modes import DISTILLED, PLAIN_MODE, TEACHER
 
 # how the student learns the transfer set: a reader's name -> what it means
 TRANSFER_LABELS = {
@@ -224,6 +225,6 @@ def recipe_pairs(cfg, names) -> list[tuple[str, str, str]]:
     sentences only) and against the teacher."""
     pairs = []
     for name in names:
-        controls = ("kd",) if name in cfg.compression_students else ("plain", "kd")
-        pairs += [(name, RECIPE_MODE, control) for control in controls] + [(name, RECIPE_MODE, "teacher")]
+        controls = (DISTILLED,) if name in cfg.compression_students else (PLAIN_MODE, DISTILLED)
+        pairs += [(name, RECIPE_MODE, control) for control in controls] + [(name, RECIPE_MODE, TEACHER)]
     return pairs

@@ -268,7 +268,8 @@ def test_utf16_without_byte_order_mark_is_named(tmp_path):
 
 def test_splits_carry_their_settings_and_stale_runs_are_refused(phrasebank_dir, tmp_path):
     from distill_utils.profiles import resolve_config
-    from distill_utils.runs import check_trained_on, frame_fingerprint
+    from distill_utils.run_spec import frame_fingerprint
+    from distill_utils.runs import check_trained_on
 
     cfg = resolve_config("smoke", agreement=75)
     splits = data.load_splits(cfg, data_dir=phrasebank_dir)

@@ -18,9 +18,33 @@ LAYOUT_LITERAL = re.compile(
     r"""/\s*["'](data|teacher|teacher_logits|teacher_hidden|students|onnx|sweeps|provenance|runs)["']""")
 
 
+def library_modules() -> dict[str, Path]:
+    """Every module of the library by its dotted name inside the package (``book.narrative``)."""
+    modules = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        if parts[-1] != "__init__":
+            modules[".".join(parts)] = path
+    return modules
+
+
+def imported_modules(name: str, path: Path) -> set[str]:
+    """The library modules that module ``name`` imports, by dotted name (relative imports)."""
+    package = name.split(".")[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level > 0:
+            base = package[:len(package) - (node.level - 1)]
+            if node.module:
+                found.add(".".join([*base, node.module]))
+            else:
+                found |= {".".join([*base, alias.name]) for alias in node.names}
+    return found - {name}
+
+
 def python_sources() -> dict[str, str]:
     """Every place code touches artifacts: the library, the tools and the notebooks' code cells."""
-    sources = {str(p.relative_to(REPO)): p.read_text() for p in sorted(PACKAGE.glob("*.py"))
+    sources = {str(p.relative_to(REPO)): p.read_text() for p in library_modules().values()
                if p.name != "artifacts.py"}
     sources.update({str(p.relative_to(REPO)): p.read_text() for p in sorted((REPO / "tools").glob("*.py"))})
     for path in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb")):
@@ -51,7 +75,7 @@ def test_chapters_are_their_own_source():
 def test_imports_sit_at_the_top_of_the_library():
     """Intra-package imports are at module top; inside a function only for a heavy optional engine."""
     inside = []
-    for path in PACKAGE.glob("*.py"):
+    for path in library_modules().values():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 for inner in ast.walk(node):
@@ -61,11 +85,11 @@ def test_imports_sit_at_the_top_of_the_library():
 
 
 @pytest.mark.parametrize("module, below", [
-    ("results", ("IPython", "myst_nb", "distill_utils.notebook")),  # a summary needs no notebook
+    ("book.results", ("IPython", "myst_nb", "distill_utils.book.notebook")),  # a summary needs no notebook
     ("machine", ("distill_utils.variants", "onnxruntime")),  # what a CPU is needs no inference engine
     ("variants", ("distill_utils.trainer",)),  # running a model needs no training code
     ("losses", ("transformers",)),  # the loss is tensors only
-    ("provenance", ("IPython", "myst_nb", "distill_utils.notebook")),
+    ("provenance", ("IPython", "myst_nb", "distill_utils.book.notebook")),
 ])
 def test_a_module_imports_nothing_above_its_layer(module, below):
     import subprocess
@@ -80,13 +104,7 @@ def test_a_module_imports_nothing_above_its_layer(module, below):
 
 def test_the_library_imports_form_layers_without_a_cycle():
     """Every module imports only modules below it: the import graph has no cycle."""
-    graph = {}
-    for path in sorted((REPO / "distill_utils").glob("*.py")):
-        names = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level == 1:
-                names |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
-        graph[path.stem] = names - {path.stem}
+    graph = {name: imported_modules(name, path) for name, path in library_modules().items()}
     done, stack = set(), []
 
     def visit(module):
@@ -106,24 +124,20 @@ def test_the_library_imports_form_layers_without_a_cycle():
 def readme_module_order() -> list[str]:
     """The modules of the README's module table, in its order."""
     text = (REPO / "README.md").read_text()
-    table = text[text.index("| module | concern |"):]
+    table = text[text.index("| module | part | concern |"):]
     table = table[:table.index("\n\n")]
-    return re.findall(r"^\| `(\w+)` \|", table, re.M)
+    return re.findall(r"^\| `([\w.]+)` \|", table, re.M)
 
 
 def test_the_readme_lists_every_module_in_layer_order():
     """Every module is in the README's table once, and imports only modules listed above it."""
     order = readme_module_order()
-    modules = sorted(p.stem for p in (REPO / "distill_utils").glob("*.py") if p.stem != "__init__")
-    assert sorted(order) == modules, "the README's module table and distill_utils differ"
+    modules = library_modules()
+    assert sorted(order) == sorted(modules), "the README's module table and distill_utils differ"
     position = {name: i for i, name in enumerate(order)}
-    upward = []
-    for name in order:
-        for node in ast.walk(ast.parse((REPO / "distill_utils" / f"{name}.py").read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level == 1:
-                for imported in ({node.module.split(".")[0]} if node.module else {a.name for a in node.names}):
-                    if imported in position and position[imported] > position[name]:
-                        upward.append(f"{name} imports {imported}")
+    upward = [f"{name} imports {imported}" for name in order
+              for imported in imported_modules(name, modules[name])
+              if imported in position and position[imported] > position[name]]
     assert not upward, f"imports that point up the README's layers: {upward}"
 
 
@@ -131,10 +145,28 @@ def test_the_package_docstring_names_every_module_once():
     """`distill_utils/__init__.py` describes the library as a reader finds it: every module, once."""
     import distill_utils
 
-    named = re.findall(r"`(\w+)`", distill_utils.__doc__)
-    modules = sorted(p.stem for p in (REPO / "distill_utils").glob("*.py") if p.stem != "__init__")
+    named = re.findall(r"`([\w.]+)`", distill_utils.__doc__)
+    modules = sorted(library_modules())
     listed = [name for name in named if name in modules]
     assert sorted(listed) == modules, f"named twice or missing: {sorted(set(modules) ^ set(listed))}"
+
+
+def test_the_lesson_imports_nothing_of_the_books_plumbing():
+    """A reader who opens the lesson (the package's top level) finds no page-making in it: the
+    lesson never imports `distill_utils.book`."""
+    upward = sorted(f"{name} imports {imported}" for name, path in library_modules().items() if "." not in name
+                    for imported in imported_modules(name, path) if imported.split(".")[0] == "book")
+    assert not upward, upward
+
+
+def test_the_module_map_resolves_imports_in_and_out_of_subpackages(tmp_path):
+    """The check above would see an import of the book from the lesson, and the book's imports."""
+    lesson = tmp_path / "lesson.py"
+    lesson.write_text("from .book.narrative import x\nfrom . import data\n")
+    assert imported_modules("lesson", lesson) == {"book.narrative", "data"}
+    page = tmp_path / "page.py"
+    page.write_text("from ..metrics import a\nfrom .tables import b\n")
+    assert imported_modules("book.page", page) == {"metrics", "book.tables"}
 
 
 def test_no_committed_chapter_shows_a_figure_twice():

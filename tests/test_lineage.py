@@ -8,7 +8,7 @@ import pytest
 from distill_utils import lineage
 from distill_utils._io import seal_folder
 from distill_utils.data import save_splits
-from distill_utils.runs import frame_fingerprint
+from distill_utils.run_spec import frame_fingerprint
 from distill_utils.artifacts import Artifacts, checkpoint_fingerprint
 
 
@@ -63,7 +63,7 @@ def test_reported_loss_settings_must_be_the_runs_own(art):
 def test_runs_on_other_splits_are_refused_by_the_benchmark():
     splits = {name: pd.DataFrame({"sentence": [f"{name} one", f"{name} two"], "label": [0, 1]})
               for name in ("train", "validation", "test")}
-    from distill_utils.runs import frame_fingerprint
+    from distill_utils.run_spec import frame_fingerprint
 
     record = {"model": "s", "mode": "kd", "seed": 42, "run_key": {"test": frame_fingerprint(splits["test"])}}
     lineage.check_splits([record], splits, "the benchmark")

@@ -145,6 +145,10 @@ def test_seeds_and_study_settings_resolve():
     assert kept.pool_students == ("tiny-bert-random",)
     with pytest.raises(ValueError, match=r"pool_students \['tiny-bert-copy'\] must be among the students"):
         resolve_config("smoke", students="tiny-bert-cut", pool_students="tiny-bert-copy")
+    # among several students given, a role whose student was left out is named, never guessed
+    with pytest.raises(ValueError, match=r"headline_student 'tiny-bert-cut' is not among the students .*"
+                                         r"-p headline_student tiny-bert-random"):
+        resolve_config("smoke", students="tiny-bert-random,tiny-bert-copy")
     # the headline student is named, not implied by the order of the students
     cpu = resolve_config("cpu")
     assert cpu.headline_student == "distil-mpnet-6layer"
@@ -192,3 +196,16 @@ def test_colab_readers_get_the_seed_profile_and_the_configured_repository(monkey
     cells = {nbformat.read(p, 4).cells[0].source for p in sorted((repo / "notebooks").glob("0*.ipynb"))}
     assert len(cells) == 1  # one Colab cell, the same in every chapter
     assert f'os.environ.get("KD_BOOK_REPO", "{url}")' in cells.pop()
+
+
+@pytest.mark.parametrize("profile", ["cpu", "smoke", "seed", "seed-smoke", "ci"])
+def test_every_profile_names_the_student_of_every_role_and_adding_one_changes_none(profile):
+    """Roles go by name: a student added to the list takes no role from another."""
+    from distill_utils.profiles import PROFILES, STUDENT_ROLES, resolve_config
+
+    cfg = resolve_config(profile)
+    assert all(getattr(PROFILES[profile], role) in PROFILES[profile].students for role in STUDENT_ROLES)
+    extra = next(name for name in ("tiny-bert-random", "all-MiniLM-L6-v2") if name not in cfg.students)
+    for students in ((*cfg.students, extra), (extra, *cfg.students)):
+        more = resolve_config(profile, students=",".join(students))
+        assert {role: getattr(more, role) for role in STUDENT_ROLES} == {role: getattr(cfg, role) for role in STUDENT_ROLES}

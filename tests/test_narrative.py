@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from distill_utils import narrative, tables
+from distill_utils.book import narrative, tables
 from distill_utils.reference import REFERENCE, reference_intervals
 from distill_utils.variants import parse_variants
 

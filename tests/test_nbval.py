@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from distill_utils import pipeline
+from distill_utils.book import pipeline
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent

@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from distill_utils import pipeline, results
+from distill_utils.book import pipeline, results
 from distill_utils._io import DamagedArtifact, seal_file, write_json
 from distill_utils.artifacts import Artifacts
 from distill_utils.lock import ArtifactsBusyError, check_not_held_by_another, hold_artifacts
-from distill_utils.notebook import PROVENANCE_MIME
+from distill_utils.book.notebook import PROVENANCE_MIME
 from distill_utils.parameters import ParameterError, read_parameter
 from distill_utils.profiles import resolve_config
 from distill_utils.runs import cached_run
@@ -178,9 +178,9 @@ def test_only_with_no_match_is_refused(tmp_path):
 def test_only_runs_the_chapters_after_the_one_asked_for_when_a_book_is_built():
     names = lambda paths: [p.name[:2] for p in paths]  # noqa: E731
     root = pipeline.repo_root()
-    assert names(pipeline.select_notebooks(root, ["04"])) == ["04", "05", "06"]
+    assert names(pipeline.select_notebooks(root, ["04"])) == ["04", "05", "06", "07"]
     assert names(pipeline.select_notebooks(root, ["04"], downstream=False)) == ["04"]
-    assert names(pipeline.select_notebooks(root, None)) == ["01", "02", "03", "04", "05", "06"]
+    assert names(pipeline.select_notebooks(root, None)) == ["01", "02", "03", "04", "05", "06", "07"]
 
 
 def staged(folder, name, *, parameters=None, profile="smoke", source="alpha = None\n"):
@@ -232,8 +232,8 @@ def test_a_parameter_later_chapters_do_not_declare_is_named():
     chosen = pipeline.notebooks(pipeline.repo_root())[3:]
     declared = {path: pipeline.declared_parameters(path) for path in chosen}
     lines = pipeline.parameter_reach({"students": "tiny-bert-cut"}, chosen, declared)
-    assert lines == ["students is a parameter of 04_student_training only; 05_benchmark, 06_results "
-                     "use the profile's students"]
+    assert lines == ["students is a parameter of 04_student_training only; 05_benchmark, 06_results, "
+                     "07_distil_your_own use the profile's students"]
     assert pipeline.parameter_reach({"seeds": "42", "temperature": 4}, chosen, declared) == []  # via artifacts
 
 

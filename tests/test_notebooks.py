@@ -8,7 +8,7 @@ import nbformat
 import papermill
 import pytest
 
-from distill_utils import pipeline
+from distill_utils.book import pipeline
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
@@ -46,7 +46,7 @@ def outputs(nb):
 
 
 def test_every_notebook_starts_with_a_parameters_cell():
-    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06"]
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06", "07"]
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
@@ -140,7 +140,7 @@ def test_benchmark_command_line_prints_every_model_with_intervals(smoke_run, cap
 
 
 def test_smoke_results_summary_spans_every_seed(smoke_run):
-    from distill_utils.results import load_results
+    from distill_utils.book.results import load_results
 
     _, art, _ = smoke_run
     summary = load_results(art / "results.json")
@@ -157,7 +157,7 @@ def test_smoke_results_summary_spans_every_seed(smoke_run):
 
 
 def test_chapter6_states_chapter4s_holm_p_for_every_pair(smoke_run):
-    from distill_utils.results import load_results
+    from distill_utils.book.results import load_results
 
     _, art, _ = smoke_run
     chapter4 = json.loads((art / "experiments.json").read_text())["tests"]

@@ -84,3 +84,24 @@ def test_a_teacher_with_other_labels_is_refused():
     check_teacher_labels(["negative", "neutral", "positive"], ["negative", "neutral", "positive"])
     with pytest.raises(DataError, match=r"the teacher's labels \['negative', 'positive'\] differ from the data's"):
         check_teacher_labels(["negative", "positive"], ["negative", "neutral", "positive"])
+
+
+def test_a_files_own_splits_are_kept_and_checked(tmp_path):
+    parts = ["train"] * 8 + ["validation"] * 2 + ["test"] * 2
+    rows = [f"sentence {i},{'ab'[i % 2]},{part}" for i, part in enumerate(parts)]
+    path = tmp_path / "split.csv"
+    path.write_text("text,label,split\n" + "\n".join(rows) + "\n")
+    frame, labels = read_labelled_csv(path, split_column="split")
+    splits = split_labelled(frame, labels, seed=0)
+    assert {name: len(part) for name, part in splits.items()} == {"train": 8, "validation": 2, "test": 2}
+    # a value that is not a split, and a split without one of the classes, are named with the fix
+    path.write_text("text,label,split\ns1,a,train\ns2,b,dev\n")
+    with pytest.raises(DataError, match=r"holds 'dev' \(lines 3\); each row's split must be one of train, "
+                                         r"validation, test"):
+        read_labelled_csv(path, split_column="split")
+    path.write_text("text,label,split\ns1,a,train\ns2,b,train\ns3,a,validation\ns4,b,validation\ns5,a,test\n")
+    frame, labels = read_labelled_csv(path, split_column="split")
+    with pytest.raises(DataError, match=r"the test split has no row labelled 'b': every class must appear"):
+        split_labelled(frame, labels, seed=0)
+    with pytest.raises(DataError, match=r"no column 'part'.*--split-column"):
+        read_labelled_csv(path, split_column="part")

@@ -2,8 +2,8 @@
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from distill_utils import pipeline
-from distill_utils.notebook import PROVENANCE_MIME
+from distill_utils.book import pipeline
+from distill_utils.book.notebook import PROVENANCE_MIME
 from distill_utils.provenance import library_hash
 
 
@@ -52,10 +52,19 @@ def test_parameters_are_read_as_papermill_reads_them():
 
 
 def test_a_parameter_the_notebook_does_not_declare_is_found_in_its_history():
-    from distill_utils.notebook import undeclared_parameters
+    import pytest
+
+    from distill_utils.book.notebook import declared_parameters, injected_parameters
+    from distill_utils.parameters import ParameterError, refuse_undeclared
 
     declared = "# Parameters (papermill: -p name value). None = take the value from the profile.\nprofile = None\ntemperature = None\n"
     injected = '# Parameters\nprofile = "smoke"\ntempreature = 4\n'
-    assert undeclared_parameters(["import sys", declared, injected, "setup_notebook()"]) == ["tempreature"]
-    assert undeclared_parameters([declared, '# Parameters\ntemperature = 4\n']) == []
-    assert undeclared_parameters(["x = 1"]) == []  # not a chapter: nothing to check
+    history = ["import sys", declared, injected, "setup_notebook()"]
+    assert declared_parameters(history) == {"profile", "temperature"}
+    assert injected_parameters(history) == {"profile", "tempreature"}
+    # the one check the pipeline makes too, with the same message
+    with pytest.raises(ParameterError, match=r"unknown parameter\(s\) tempreature: no parameter of this "
+                                             r"notebook declares it\. Parameters: profile, temperature"):
+        refuse_undeclared(injected_parameters(history), declared_parameters(history), "no parameter of this notebook")
+    refuse_undeclared(injected_parameters([declared, '# Parameters\ntemperature = 4\n']), {"profile", "temperature"}, "x")
+    assert declared_parameters(["x = 1"]) == set()  # not a chapter: nothing to check

@@ -4,7 +4,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from distill_utils import pipeline, progress
+from distill_utils import progress
+from distill_utils.book import pipeline
 
 
 @pytest.fixture

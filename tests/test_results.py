@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from distill_utils import pipeline, results
+from distill_utils.book import pipeline, results
 from distill_utils.budget import BUDGET_MODES
 from distill_utils.reference import REFERENCE as EXPERIMENT
 from distill_utils.profiles import resolve_config
@@ -263,6 +263,11 @@ def test_publish_results_refuses_a_summary_of_another_profile(tmp_path, monkeypa
 
 # ---------------------------------------------------------------- the committed reference run
 
+# chapters that read nothing the others wrote (the last one trains on its own CSV): recorded by
+# their own run, which their provenance names, they may come from newer code than the rest
+STANDALONE_CHAPTERS = {"07_distil_your_own.ipynb"}
+
+
 def test_reference_results_come_from_the_committed_notebooks_run():
     """results/reference.json and every committed notebook were recorded by the same code, and the
     file holds what the results page promises for every model and variant."""
@@ -275,7 +280,8 @@ def test_reference_results_come_from_the_committed_notebooks_run():
     for name, record in recorded.items():
         assert record is not None, f"{name} has no recorded run"
         assert record["profile"] == "cpu", name
-        assert record["distill_utils_sha"] == run["distill_utils_sha"], f"{name} is from other code"
+        if name not in STANDALONE_CHAPTERS:
+            assert record["distill_utils_sha"] == run["distill_utils_sha"], f"{name} is from other code"
     for key in ("torch", "transformers"):
         assert run["packages"][key]
     assert run["cpu"] and run["threads"] >= 1

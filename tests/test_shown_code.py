@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from distill_utils.notebook import show_source, shown_source
+from distill_utils.book.notebook import show_source, shown_source
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -39,6 +39,7 @@ def test_the_chapters_show_the_code_they_teach():
     assert shown["03"] == ["soft_target_loss", "distillation_loss"]
     assert shown["04"] == ["LossSettings", "DistillationTrainer.compute_loss", "hidden_state_loss"]
     assert shown["05"] == ["PerformanceBenchmark.run_benchmark", "time_interleaved", "quantize_onnx_static"]
+    assert shown["07"] == ["recipe"]  # the whole recipe, one module
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -1,4 +1,5 @@
 """Trainer integration, the teacher-logit cache, NaN handling and atomic artifacts."""
+import dataclasses
 import json
 import os
 
@@ -14,8 +15,12 @@ from distill_utils.losses import LossSettings, hidden_state_loss
 from distill_utils.metrics import optimizer_steps
 from distill_utils.models import load_checkpoint, load_pretrained
 from distill_utils.profiles import resolve_config
+from distill_utils.run_spec import Schedule
 
 from conftest import with_teacher
+
+# one epoch of a tiny model, fp32: the trainer's checks fire before anything slow
+TINY_SCHEDULE = Schedule(seed=0, epochs=1, learning_rate=1e-3, batch_size=16, max_length=32)
 
 
 def test_teacher_run_is_saved_as_safetensors_with_its_record(tiny_teacher):
@@ -76,18 +81,16 @@ def test_nan_loss_stops_training_and_names_the_step(tiny_splits, tmp_path):
     bad_logits = np.full((len(tiny_splits["train"]), 3), np.nan, dtype=np.float32)
     with pytest.raises(FloatingPointError, match=r"non-finite loss \(nan\) at training step 1"):
         trainer.train_classifier(
-            model, tokenizer, tiny_splits["train"], tiny_splits["validation"], epochs=1,
-            learning_rate=1e-3, batch_size=16, seed=0, max_length=32, scratch_dir=tmp_path,
-            loss=LossSettings(0.5, 2.0), teacher_logits=bad_logits)
+            model, tokenizer, tiny_splits["train"], tiny_splits["validation"], schedule=TINY_SCHEDULE,
+            scratch_dir=tmp_path, loss=LossSettings(0.5, 2.0), teacher_logits=bad_logits)
 
 
 def test_distillation_needs_teacher_logits(tiny_splits, tmp_path):
     model, tokenizer = load_pretrained("tiny-bert-random", seed=0)
     with pytest.raises(ValueError, match="alpha 0.5 < 1 needs the teacher's logits"):
         trainer.train_classifier(
-            model, tokenizer, tiny_splits["train"], tiny_splits["validation"], epochs=1,
-            learning_rate=1e-3, batch_size=16, seed=0, max_length=32, scratch_dir=tmp_path,
-            loss=LossSettings(0.5, 2.0))
+            model, tokenizer, tiny_splits["train"], tiny_splits["validation"], schedule=TINY_SCHEDULE,
+            scratch_dir=tmp_path, loss=LossSettings(0.5, 2.0))
 
 
 def test_per_sentence_alpha_is_checked_once_before_training(tiny_splits, tmp_path):
@@ -95,8 +98,8 @@ def test_per_sentence_alpha_is_checked_once_before_training(tiny_splits, tmp_pat
     n = len(tiny_splits["train"])
     with pytest.raises(ValueError, match=r"every per-sentence alpha must lie in \[0, 1\]"):
         trainer.train_classifier(
-            model, tokenizer, tiny_splits["train"], None, epochs=1, learning_rate=1e-3, batch_size=16,
-            seed=0, max_length=32, scratch_dir=tmp_path, loss=LossSettings(0.0, 2.0),
+            model, tokenizer, tiny_splits["train"], None, schedule=TINY_SCHEDULE,
+            scratch_dir=tmp_path, loss=LossSettings(0.0, 2.0),
             teacher_logits=np.zeros((n, 3), dtype=np.float32), row_alpha=np.full(n, 1.5))
 
 
@@ -104,8 +107,8 @@ def test_teacher_logits_must_match_rows(tiny_splits, tmp_path):
     model, tokenizer = load_pretrained("tiny-bert-random", seed=0)
     with pytest.raises(ValueError, match="3 teacher logit rows for"):
         trainer.train_classifier(
-            model, tokenizer, tiny_splits["train"], None, epochs=1, learning_rate=1e-3,
-            batch_size=16, seed=0, max_length=32, scratch_dir=tmp_path, loss=LossSettings(0.5, 2.0),
+            model, tokenizer, tiny_splits["train"], None, schedule=TINY_SCHEDULE,
+            scratch_dir=tmp_path, loss=LossSettings(0.5, 2.0),
             teacher_logits=np.zeros((3, 3), dtype=np.float32))
 
 
@@ -180,8 +183,8 @@ def test_online_teacher_trains_exactly_like_cached_logits(tiny_teacher, tiny_spl
     for kwargs in ({"teacher_logits": logits}, {"teacher": teacher, "teacher_tokenizer": teacher_tokenizer}):
         model, tokenizer = load_pretrained("tiny-bert-random", seed=0)
         result = trainer.train_classifier(
-            model, tokenizer, train, None, epochs=1, learning_rate=1e-3, batch_size=16, seed=0,
-            max_length=32, scratch_dir=tmp_path / "scratch", bf16=False, loss=LossSettings(0.3, 2.0),
+            model, tokenizer, train, None, schedule=TINY_SCHEDULE,
+            scratch_dir=tmp_path / "scratch", loss=LossSettings(0.3, 2.0),
             **kwargs)
         weights.append({k: v.clone() for k, v in result.model.state_dict().items()})
     for key in weights[0]:
@@ -457,13 +460,12 @@ def test_budget_steps_are_the_pool_modes_epochs_for_every_mode():
     assert budget.budget_steps(cfg, 1694, 2577) == 4 * 134
 
 
-def test_a_trained_model_scores_in_fp32_even_after_mixed_precision_training(tiny_splits, tmp_path, monkeypatch):
+def test_a_trained_model_scores_in_fp32_even_after_mixed_precision_training(tiny_splits, tmp_path):
     """Accelerate wraps forward in autocast while training in bf16; the model that leaves
     train_classifier must not keep that wrapper, or its scores differ from its checkpoint's."""
-    monkeypatch.setattr(trainer, "mixed_precision", lambda requested: "bf16")
     model, tokenizer = load_pretrained("tiny-bert-random", seed=0)
-    result = trainer.train_classifier(model, tokenizer, tiny_splits["train"], None, epochs=1,
-                                      learning_rate=1e-3, batch_size=16, seed=0, max_length=32,
+    result = trainer.train_classifier(model, tokenizer, tiny_splits["train"], None,
+                                      schedule=dataclasses.replace(TINY_SCHEDULE, precision="bf16"),
                                       scratch_dir=tmp_path, max_steps=2)
     assert result.precision == "bf16"
     assert not hasattr(result.model.forward, "__wrapped__")

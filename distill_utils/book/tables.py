@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..metrics import interval_span
+
 
 # How each internal column is shown to readers: header and format (str.format spec or function).
 COLUMNS: dict[str, tuple[str, object]] = {
@@ -103,8 +105,7 @@ def _with_intervals(table: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFra
     for (low, high), header in INTERVALS.items():
         if low in columns and high in columns:
             show = COLUMNS[low][1]
-            table[header] = [f"{show.format(a)} to {show.format(b)}" if pd.notna(a) and pd.notna(b) else "n/a"
-                             for a, b in zip(table[low], table[high])]
+            table[header] = [interval_span(a, b, show) or "n/a" for a, b in zip(table[low], table[high])]
             columns[columns.index(low)] = header
             columns.remove(high)
     return table, columns

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .latency import latency_interval_text, speedup_text
-from .losses import FROM_PARAMETER
-from .metrics import format_p
-from .paired import SIGNIFICANCE_LEVEL
-from .transfer_curve import RECIPE_MODE, transfer_mode_name
+from ..latency import latency_interval_text, speedup_text
+from ..losses import FROM_PARAMETER
+from ..metrics import format_p, interval_span
+from ..paired import SIGNIFICANCE_LEVEL
+from ..transfer_curve import RECIPE_MODE, transfer_mode_name
+from ..modes import DISTILLED, HIDDEN, PLAIN_MODE, TEACHER
 # what a comparison's mode b is, in words
-COMPARED_WITH = {"teacher": "the teacher", "ensemble": "the ensemble of the teacher's seeds",
-                 "plain": "its plain control", "kd": "its distilled run"}
+COMPARED_WITH = {TEACHER: "the teacher", "ensemble": "the ensemble of the teacher's seeds",
+                 PLAIN_MODE: "its plain control", DISTILLED: "its distilled run"}
 
 
 def verdict(difference_points: float, p_value: float, level: float = SIGNIFICANCE_LEVEL) -> str:
@@ -50,7 +51,7 @@ def _seed_interval(row) -> str:
     """' (95% interval over seeds 94.10 to 96.20)' after a mean accuracy, or nothing with one seed."""
     if row["accuracy_ci_low"] is None or pd.isna(row["accuracy_ci_low"]):
         return ""
-    return f" (95% interval over seeds {100 * row['accuracy_ci_low']:.2f} to {100 * row['accuracy_ci_high']:.2f})"
+    return f" (95% interval over seeds {interval_span(row['accuracy_ci_low'], row['accuracy_ci_high'], scale=100)})"
 
 
 def _experiment(tests: pd.DataFrame, experiment: str) -> pd.DataFrame:
@@ -74,9 +75,9 @@ def interval_text(row, over: str) -> str:
     beside it (Holm's level for this comparison, `paired.holm_levels`) when the row has one,
     else the plain 95% interval. ``over``: what was resampled (e.g. "sentences and seeds")."""
     if "holm_ci_low_points" in row and pd.notna(row["holm_ci_low_points"]):
-        return (f"interval over {over}, Holm-adjusted like the verdict: {row['holm_ci_low_points']:+.2f} to "
-                f"{row['holm_ci_high_points']:+.2f}")
-    return f"95% interval over {over}: {row['ci_low_points']:+.2f} to {row['ci_high_points']:+.2f}"
+        return (f"interval over {over}, Holm-adjusted like the verdict: "
+                f"{interval_span(row['holm_ci_low_points'], row['holm_ci_high_points'], '{:+.2f}')}")
+    return f"95% interval over {over}: {interval_span(row['ci_low_points'], row['ci_high_points'], '{:+.2f}')}"
 
 
 def _versus_with_interval(tests: pd.DataFrame, model: str, a: str, b: str, over: str) -> str:
@@ -125,16 +126,16 @@ def student_findings(summary: pd.DataFrame, tests: pd.DataFrame, students: list[
     (distilled vs plain, distilled vs teacher; the null ones said once), then the hidden-state run."""
     lines = []
     for name in students:
-        row = _row(summary, model=name, mode="kd")
+        row = _row(summary, model=name, mode=DISTILLED)
         ci = _seed_interval(row)
         lines.append(
-            f"* **{name}**: distilled {_mean(summary, name, 'kd'):.2f}%{ci}, plain {_mean(summary, name, 'plain'):.2f}%; "
-            + compared([("distilled against plain", _row(tests, model=name, a="kd", b="plain")),
-                        ("distilled against the teacher", _row(tests, model=name, a="kd", b="teacher"))]) + ".")
+            f"* **{name}**: distilled {_mean(summary, name, DISTILLED):.2f}%{ci}, plain {_mean(summary, name, PLAIN_MODE):.2f}%; "
+            + compared([("distilled against plain", _row(tests, model=name, a=DISTILLED, b=PLAIN_MODE)),
+                        ("distilled against the teacher", _row(tests, model=name, a=DISTILLED, b="teacher"))]) + ".")
     if hidden_student is not None:
         lines.append(
-            f"* **{hidden_student} with hidden states**: {_mean(summary, hidden_student, 'hidden'):.2f}%; "
-            + compared([("against logit-only distillation", _row(tests, model=hidden_student, a="hidden", b="kd"))])
+            f"* **{hidden_student} with hidden states**: {_mean(summary, hidden_student, HIDDEN):.2f}%; "
+            + compared([("against logit-only distillation", _row(tests, model=hidden_student, a=HIDDEN, b=DISTILLED))])
             + ".")
     return lines
 
@@ -210,7 +211,7 @@ def calibration_findings(tests: pd.DataFrame, students: list[str]) -> list[str]:
     """Chapter 4: the students' calibration error, distilled minus plain, with the verdicts of the
     same paired bootstrap as accuracy (over sentences and seeds, Holm-adjusted), the null ones
     said once."""
-    parts = [(name, _row(tests, model=name, a="kd", b="plain")) for name in students]
+    parts = [(name, _row(tests, model=name, a=DISTILLED, b=PLAIN_MODE)) for name in students]
     return [f"* Calibration error (ECE) of each distilled student minus its plain control: "
             f"{compared(parts, ece=True)}."]
 
@@ -223,8 +224,8 @@ def chapter4_summary(tests: pd.DataFrame, summary: pd.DataFrame, budget: pd.Data
     the teacher."""
     first = headline_student
     lines = [f"* **With every label**, distilling {first} against training it plain: "
-             f"{_versus(tests, first, 'kd', 'plain')}.",
-             f"* **Calibration**: {first}'s ECE, distilled minus plain: {_ece_versus(tests, first, 'kd', 'plain')}."]
+             f"{_versus(tests, first, DISTILLED, PLAIN_MODE)}.",
+             f"* **Calibration**: {first}'s ECE, distilled minus plain: {_ece_versus(tests, first, DISTILLED, PLAIN_MODE)}."]
     if len(budget):
         smallest = budget["fraction"].min()
         rows = budget[budget["fraction"] == smallest].set_index("mode")
@@ -239,7 +240,7 @@ def chapter4_summary(tests: pd.DataFrame, summary: pd.DataFrame, budget: pd.Data
     if pool_mode is not None and len(tests[(tests["model"] == first) & (tests["a"] == pool_mode)]):
         lines.append(f"* **Every label plus the teacher's soft labels on the pool**: {first} reaches "
                      f"{_mean(summary, first, pool_mode):.2f}%; against its plain control "
-                     f"{_versus(tests, first, pool_mode, 'plain')}; against the teacher "
+                     f"{_versus(tests, first, pool_mode, PLAIN_MODE)}; against the teacher "
                      f"{_versus(tests, first, pool_mode, 'teacher')}.")
     if transfer is not None and (transfer["multiple"] > 0).any():
         largest = transfer["multiple"].max()
@@ -250,7 +251,7 @@ def chapter4_summary(tests: pd.DataFrame, summary: pd.DataFrame, budget: pd.Data
                      f"{100 * soft['accuracy_mean']:.2f}%, against {100 * _row(transfer, multiple=0.0)['accuracy_mean']:.2f}% "
                      f"with no transfer set on the same steps: {row['difference_points']:+.2f} points, "
                      f"{verdict(row['difference_points'], _p(row))}.")
-    teacher = _row(summary, mode="teacher")
+    teacher = _row(summary, mode=TEACHER)
     lines.append(f"* **The teacher** scores {100 * teacher['accuracy_mean']:.2f}% on average over its "
                  f"{int(teacher['seeds'])} seed(s); every comparison with it above includes that spread.")
     return lines
@@ -352,12 +353,12 @@ def takeaways(results: dict, table: pd.DataFrame, best: dict | None, within_poin
     compressed variant (``best``, from `results.best_compressed`) or the closest one."""
     settings = results["settings"]
     training = pd.DataFrame(results["training_runs"]).set_index(["model", "mode"])
-    teacher_acc = 100 * training.loc[(settings["teacher"], "teacher"), "accuracy_mean"]
+    teacher_acc = 100 * training.loc[(settings["teacher"], TEACHER), "accuracy_mean"]
     first = settings["headline_student"]
-    kd_acc = 100 * training.loc[(first, "kd"), "accuracy_mean"]
-    copy = _row(table, base_model=first, mode="kd", variant="fp32")
+    kd_acc = 100 * training.loc[(first, DISTILLED), "accuracy_mean"]
+    copy = _row(table, base_model=first, mode=DISTILLED, variant="fp32")
     teacher_size = table[table["role"] == "teacher"]["size_mb"].iloc[0]
-    teacher_seeds = int(training.loc[(settings["teacher"], "teacher"), "seeds"])
+    teacher_seeds = int(training.loc[(settings["teacher"], TEACHER), "seeds"])
     lines = [f"* The teacher, {settings['teacher']}, scores {teacher_acc:.2f}% on the test split, the mean over "
              f"its {teacher_seeds} seed(s).",
              f"* The distilled {first} averages {kd_acc:.2f}% over {len(results['run']['seeds'])} seeds, "
@@ -386,7 +387,7 @@ def when_distillation_pays(results: dict) -> list[str]:
     comparisons = pd.DataFrame(results["comparisons"])
     first = results["settings"]["headline_student"]
     lines = [f"* **With every label**, distilling {first} on the labelled sentences against its plain "
-             f"control: {_versus(comparisons, first, 'kd', 'plain')}."]
+             f"control: {_versus(comparisons, first, DISTILLED, PLAIN_MODE)}."]
     arms = [("budget", "a teacher trained on every label"), ("low_resource", "a teacher trained on those labels only")]
     for part, teacher in arms:
         block = results.get(part)
@@ -415,7 +416,7 @@ def when_distillation_pays(results: dict) -> list[str]:
             lines.append(f"* **With every label and a transfer set {largest:g}x the labels** "
                          f"({transfer['student']}, equal steps): {text}.")
     for name in (results.get("recipe") or {}).get("students", []):
-        parts = _against(comparisons, name, RECIPE_MODE, ("plain", "kd", "teacher"))
+        parts = _against(comparisons, name, RECIPE_MODE, (PLAIN_MODE, DISTILLED, TEACHER))
         lines.append(f"* **{name} on the chosen recipe**: {compared(parts)}.")
     return lines
 
@@ -458,15 +459,15 @@ def pool_findings(summary: pd.DataFrame, tests: pd.DataFrame, pool_students: lis
         for mode in modes:
             row = _row(summary, model=name, mode=mode)
             ci = _seed_interval(row)
-            against = [("against its plain control (the same labels, no teacher)", "plain"),
-                       ("against distillation on the labels alone", "kd"), ("against the teacher", "teacher"),
+            against = [("against its plain control (the same labels, no teacher)", PLAIN_MODE),
+                       ("against distillation on the labels alone", DISTILLED), ("against the teacher", TEACHER),
                        ("against the ensemble of the teacher's seeds", "ensemble")]
             parts = [(label, _row(tests, model=name, a=mode, b=b)) for label, b in against
                      if len(tests[(tests["model"] == name) & (tests["a"] == mode) & (tests["b"] == b)])]
             lines.append(f"* **{name}** ({mode}): {_mean(summary, name, mode):.2f}%{ci}. {_capital(compared(parts))}.")
     for name in compression_students:
         mode = modes[0]
-        parts = [("against its distilled run", _row(tests, model=name, a=mode, b="kd")),
+        parts = [("against its distilled run", _row(tests, model=name, a=mode, b=DISTILLED)),
                  ("against the teacher", _row(tests, model=name, a=mode, b="teacher"))]
         lines.append(f"* **{name}** ({mode}), the compression student: {_mean(summary, name, mode):.2f}%. "
                      f"{_capital(compared(parts))}.")
@@ -504,7 +505,7 @@ def recipe_findings(summary: pd.DataFrame, tests: pd.DataFrame, students: list[s
     lines = []
     for name in students:
         row = _row(summary, model=name, mode=RECIPE_MODE)
-        parts = _against(tests, name, RECIPE_MODE, ("plain", "kd", "teacher"))
+        parts = _against(tests, name, RECIPE_MODE, (PLAIN_MODE, DISTILLED, TEACHER))
         lines.append(f"* **{name}** (recipe): {100 * row['accuracy_mean']:.2f}%{_seed_interval(row)}. "
                      f"{_capital(compared(parts))}.")
     return lines
@@ -567,7 +568,8 @@ def beat_the_teacher(results: dict, reference: dict) -> list[str]:
     lines = [f"* **The reference**: the student answered {ref['student']['correct']} of {reference['n']} test "
              f"sentences correctly, the teacher {ref['teacher']['correct']}, a gap of "
              f"{reference['gap_sentences']} sentences; one run each, with 95% intervals over sentences "
-             f"(Wilson) of {100 * s_low:.1f} to {100 * s_high:.1f}% and {100 * t_low:.1f} to {100 * t_high:.1f}%, "
+             f"(Wilson) of {interval_span(s_low, s_high, '{:.1f}', scale=100, unit='%')} and "
+             f"{interval_span(t_low, t_high, '{:.1f}', scale=100, unit='%')}, "
              f"and even if the two disagreed on those sentences alone, McNemar's exact p would be "
              f"{reference['best_case_mcnemar_p']:.2f}: noise."]
     pool = results.get("pool") or {}
@@ -578,7 +580,7 @@ def beat_the_teacher(results: dict, reference: dict) -> list[str]:
     name, mode = results["settings"]["headline_student"], pool["modes"][0]
     if name not in pool["students"]:
         name = pool["students"][0]
-    teacher = _row(training, mode="teacher")
+    teacher = _row(training, mode=TEACHER)
     lines.append(f"* **This book's best student**, {name} on every label plus the teacher's soft labels on the "
                  f"pool ({mode}), averages {_mean(training, name, mode):.2f}% over its seeds, the teacher "
                  f"{100 * teacher['accuracy_mean']:.2f}% over {int(teacher['seeds'])}: "
@@ -592,7 +594,7 @@ def beat_the_teacher(results: dict, reference: dict) -> list[str]:
     shared = len(ensemble.get("shared_errors") or [])
     if shared:
         repeated = {(r["model"], r["mode"]): r["per_seed"] for r in ensemble["repeated"]}
-        best, plain = repeated.get((name, mode)), repeated.get((name, "plain"))
+        best, plain = repeated.get((name, mode)), repeated.get((name, PLAIN_MODE))
         if best is not None:
             control = ("" if plain is None else
                        f"; its plain control, which never saw the teacher, {_per_seed(plain)}")

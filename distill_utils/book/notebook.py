@@ -16,10 +16,11 @@ from matplotlib.figure import Figure
 from myst_nb import glue as myst_glue
 from transformers.utils import logging as hf_logging
 
-from ._io import write_json
-from .artifacts import display_path
-from .plots import set_style
-from .provenance import run_metadata
+from .._io import write_json
+from ..artifacts import display_path
+from ..parameters import refuse_undeclared
+from ..plots import set_style
+from ..provenance import run_metadata
 
 PROVENANCE_MIME = "application/json"
 
@@ -43,25 +44,20 @@ def declared_parameters(history: list[str]) -> set[str]:
     return set() if declared is None else _assigned(declared)
 
 
-def undeclared_parameters(history: list[str]) -> list[str]:
-    """The names papermill injected (``-p name value``) that the notebook's parameters cell does not
-    declare; papermill itself passes any name through. Nothing outside a chapter is checked."""
-    known = declared_parameters(history)
-    if not known:
-        return []
-    injected = set().union(*(_assigned(cell) for cell in history if cell.startswith(INJECTED_CELL)))
-    return sorted(injected - known)
+def injected_parameters(history: list[str]) -> set[str]:
+    """The names papermill injected (``-p name value``), from the sources of the cells run so far."""
+    return set().union(*(_assigned(cell) for cell in history if cell.startswith(INJECTED_CELL)))
 
 
 def refuse_undeclared_parameters() -> None:
-    """Stop a notebook that papermill gave a parameter it does not declare (a typo such as
-    ``-p tempreature 4`` would otherwise run with the default and exit 0)."""
+    """Stop a notebook that papermill gave a parameter its parameters cell does not declare
+    (`parameters.refuse_undeclared`); papermill itself passes any name through. Nothing outside a
+    chapter is checked."""
     shell = get_ipython()
     history = list(shell.user_ns.get("In", [])) if shell is not None else []
-    unknown = undeclared_parameters(history)
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {', '.join(unknown)}: this notebook declares "
-                         f"{', '.join(sorted(declared_parameters(history)))}")
+    declared = declared_parameters(history)
+    if declared:
+        refuse_undeclared(injected_parameters(history), declared, "no parameter of this notebook")
 
 
 def setup_notebook() -> None:
@@ -109,7 +105,7 @@ def show_source(obj) -> ShownSource:
     source = shown_source(obj)
     wide = [line for line in source.splitlines() if len(line) > SHOWN_CODE_WIDTH]
     if wide:
-        raise ValueError(f"{obj.__qualname__} has {len(wide)} line(s) wider than {SHOWN_CODE_WIDTH} "
+        raise ValueError(f"{getattr(obj, '__qualname__', obj.__name__)} has {len(wide)} line(s) wider than {SHOWN_CODE_WIDTH} "
                          f"characters, which the book's column cuts off: wrap them ({wide[0].strip()[:40]!r} ...)")
     return ShownSource(source)
 

@@ -18,24 +18,25 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ._io import read_json
-from .artifacts import Artifacts, check_same_teacher, display_path, notebook_path, read_run
-from .latency import speedup_text
-from .machine import cpu_flags, cpu_name
-from .data import read_splits, split_agreement
+from .._io import read_json
+from ..artifacts import Artifacts, check_same_teacher, display_path, notebook_path, read_run
+from ..latency import speedup_text
+from ..machine import cpu_flags, cpu_name
+from ..data import read_splits, split_agreement
 from .goals import goal_checks
-from .metrics import runs_frame, seed_summary, summarise_runs
-from .profiles import within_points
-from .provenance import library_hash, run_metadata
-from .lineage import check_benchmark, check_loss_settings, check_splits
-from .pool_recipe import pool_modes, recipe_students
-from .transfer_curve import RECIPE_MODE
-from .reference import FINBERT, REFERENCE
+from ..metrics import interval_span, runs_frame, seed_summary, summarise_runs
+from ..profiles import within_points
+from ..provenance import library_hash, run_metadata
+from ..lineage import check_benchmark, check_loss_settings, check_splits
+from ..pool_recipe import pool_modes, recipe_students
+from ..transfer_curve import RECIPE_MODE
+from ..reference import FINBERT, REFERENCE
+from ..modes import DISTILLED, HIDDEN, PLAIN_MODE
 
 SCHEMA_VERSION = 1
 REQUIRED_KEYS = ("schema", "run", "settings", "models", "training_runs", "comparisons", "goals", "reference")
-FIRST_STUDENT_MODES = ("kd", "plain")  # trained for every student and seed
-EXTRA_MODES = ("hidden",)  # optional variant of chapter 4, on one student
+FIRST_STUDENT_MODES = (DISTILLED, PLAIN_MODE)  # trained for every student and seed
+EXTRA_MODES = (HIDDEN,)  # optional variant of chapter 4, on one student
 
 
 def _stats(values) -> dict:
@@ -95,7 +96,7 @@ def _student_records(cfg, art: Artifacts, experiments: dict) -> list[dict]:
     students distilled only), and so are the pool recipe's runs chapter 4 says it trained (the
     compression students from the chosen teacher alone); extras optional."""
     runs = art.student_runs(cfg.students, FIRST_STUDENT_MODES, cfg.seeds)
-    runs += art.student_runs(cfg.compression_students, ("kd",), cfg.seeds)
+    runs += art.student_runs(cfg.compression_students, (DISTILLED,), cfg.seeds)
     modes = pool_modes(art, experiments)
     if modes:
         runs += art.student_runs(experiments["pool"]["students"], tuple(modes), cfg.seeds)
@@ -123,7 +124,7 @@ def build_results(cfg, art: Artifacts) -> dict:
     # Holm-adjusted once, by chapter 4, over all its comparisons (the budget curve's too)
     comparisons = [test for experiment in ("students", "pool", "recipe") for test in chapter4_tests(experiments, experiment)]
     variants = variant_summary(bench["records"], bench.get("seed_accuracy", []))
-    kd = next(r for r in students if r["mode"] == "kd")
+    kd = next(r for r in students if r["mode"] == DISTILLED)
     metadata = run_metadata(cfg)
     benchmark_sha = bench.get("run", {}).get("distill_utils_sha")
     return {
@@ -366,7 +367,7 @@ def reference_comparison(results: dict) -> pd.DataFrame:
     fp32 = table[table["variant"] == "fp32"]
     teacher = fp32[fp32["role"] == "teacher"].iloc[0]
     student_name = results["settings"]["headline_student"]
-    student = fp32[(fp32["base_model"] == student_name) & (fp32["mode"] == "kd")].iloc[0]
+    student = fp32[(fp32["base_model"] == student_name) & (fp32["mode"] == DISTILLED)].iloc[0]
     ref = results["reference"]["experiment"]
     n_test = results["run"]["split_sizes"]["test"]
     rows = [
@@ -393,6 +394,4 @@ def reference_comparison(results: dict) -> pd.DataFrame:
 
 
 def _ci_text(row) -> str | None:
-    if row["accuracy_ci_low"] is None or pd.isna(row["accuracy_ci_low"]):
-        return None
-    return f"{100 * row['accuracy_ci_low']:.2f} to {100 * row['accuracy_ci_high']:.2f}"
+    return interval_span(row["accuracy_ci_low"], row["accuracy_ci_high"], scale=100)

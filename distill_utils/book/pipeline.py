@@ -28,15 +28,15 @@ from typing import Callable
 import nbformat
 import papermill
 
-from ._io import atomic_path
-from .artifacts import Artifacts, artifacts_root, repo_root
-from .lock import hold_artifacts
+from .._io import atomic_path
+from ..artifacts import Artifacts, artifacts_root, repo_root
+from ..lock import hold_artifacts
 from .notebook import PROVENANCE_MIME
-from .parameters import FOLDER, NEW_FOLDER, PARAMETERS, ParameterError, read_parameter
-from .progress import PROGRESS_ENV
-from .provenance import PIPELINE_PARAMETERS_ENV, library_hash
-from .recording import current_runs, start_part
-from .profiles import PROFILE_ENV
+from ..parameters import PARAMETERS, PATH_KINDS, ParameterError, read_parameter, refuse_undeclared
+from ..progress import PROGRESS_ENV
+from ..provenance import PIPELINE_PARAMETERS_ENV, library_hash
+from ..recording import current_runs, start_part
+from ..profiles import PROFILE_ENV
 from .results import load_results
 
 # the book's sources; distill_utils too, because chapters include the code they teach from it
@@ -132,7 +132,7 @@ def absolute_phrasebank_dir(base: Path) -> None:
 def recorded_parameters(parameters: dict) -> dict:
     """The -p values as the executed notebooks record them: a folder by its name only (no
     machine path in a notebook's outputs)."""
-    return {name: Path(value).name if PARAMETERS.get(name) in (FOLDER, NEW_FOLDER) else value
+    return {name: Path(value).name if PARAMETERS.get(name) in PATH_KINDS else value
             for name, value in parameters.items()}
 
 
@@ -203,18 +203,17 @@ def check_parameters(parameters: dict, declared: dict[Path, set[str]],
     ``tempreature`` would otherwise be injected, ignored, and the run silently use the default)
     and a value its declared type cannot take (`parameters.read_parameter`). Returns the values
     to pass on, a relative folder made absolute from ``base``, where the command was typed."""
-    known = set().union(*declared.values()) if declared else set()
-    unknown = sorted(set(parameters) - known)
-    if unknown:
-        raise SystemExit(f"[pipeline] unknown parameter(s) {', '.join(unknown)}: no notebook declares "
-                         f"{'it' if len(unknown) == 1 else 'them'}. Parameters: {', '.join(sorted(known))}")
+    try:
+        refuse_undeclared(parameters, set().union(*declared.values()) if declared else set(), "no notebook")
+    except ParameterError as error:
+        raise SystemExit(f"[pipeline] {error}") from None
     checked = {}
     for name, value in parameters.items():
         try:
             read = read_parameter(name, value, base=base)
         except ParameterError as error:
             raise SystemExit(f"[pipeline] {error}") from None
-        checked[name] = read if PARAMETERS.get(name) in (FOLDER, NEW_FOLDER) else value
+        checked[name] = read if PARAMETERS.get(name) in PATH_KINDS else value
     return checked
 
 

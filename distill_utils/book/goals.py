@@ -6,22 +6,18 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .ensemble import SINGLE
-from .latency import ratio_text
-from .models import MODELS
-from .pool_recipe import POOL_MODES
-from .transfer_curve import RECIPE_MODE, transfer_mode_name
+from ..ensemble import SINGLE
+from ..latency import ratio_value
+from ..metrics import interval_span
+from ..models import MODELS
+from ..pool_recipe import POOL_MODES
+from ..transfer_curve import RECIPE_MODE, transfer_mode_name
+from ..modes import DISTILLED, PLAIN_MODE, TEACHER
 
 
 def _row(table: pd.DataFrame, model: str, mode: str) -> pd.Series | None:
     match = table[(table["model"] == model) & (table["mode"] == mode)]
     return None if match.empty else match.iloc[0]
-
-
-def _interval(low, high, unit: str = "") -> str | None:
-    if low is None or high is None or pd.isna(low) or pd.isna(high):
-        return None
-    return f"{low:.2f} to {high:.2f}{unit}"
 
 
 def goal_checks(cfg, training: pd.DataFrame, comparisons: list[dict], models: list[dict],
@@ -41,43 +37,43 @@ def goal_checks(cfg, training: pd.DataFrame, comparisons: list[dict], models: li
         rows.append({"goal": goal, "target": target, "measured": measured, "95% interval": interval,
                      "met": None if met is None else bool(met)})
 
-    teacher = _row(training, cfg.teacher, "teacher")
+    teacher = _row(training, cfg.teacher, TEACHER)
     add(f"teacher test accuracy, mean over {int(teacher['seeds'])} seeds",
         f">= {100 * goals.teacher_accuracy_min:.1f}%", f"{100 * teacher['accuracy_mean']:.2f}%",
-        _interval(100 * teacher["accuracy_ci_low"], 100 * teacher["accuracy_ci_high"], "% (over seeds)")
+        interval_span(teacher["accuracy_ci_low"], teacher["accuracy_ci_high"], scale=100, unit="% (over seeds)")
         if teacher["accuracy_ci_low"] is not None else None,
         teacher["accuracy_mean"] >= goals.teacher_accuracy_min)
     tests = {(c["model"], c["a"], c["b"]): c for c in comparisons}
     pruned = next((s for s in cfg.students if MODELS[s].source == "layer-copy"), None)  # cut from the teacher
-    if pruned and (pruned, "kd", "teacher") in tests:
-        c = tests[(pruned, "kd", "teacher")]
+    if pruned and (pruned, DISTILLED, TEACHER) in tests:
+        c = tests[(pruned, DISTILLED, TEACHER)]
         add(f"distilled {pruned}: accuracy minus the teacher's", f">= -{goals.pruned_gap_max_points} points",
             f"{c['difference_points']:+.2f} points",
-            _interval(c["ci_low_points"], c["ci_high_points"], " points (over sentences and seeds)"),
+            interval_span(c["ci_low_points"], c["ci_high_points"], unit=" points (over sentences and seeds)"),
             c["difference_points"] >= -goals.pruned_gap_max_points)
     for name in cfg.pool_students:  # the best recipe, from the single teacher
-        if (name, POOL_MODES[SINGLE], "teacher") in tests:
-            c = tests[(name, POOL_MODES[SINGLE], "teacher")]
+        if (name, POOL_MODES[SINGLE], TEACHER) in tests:
+            c = tests[(name, POOL_MODES[SINGLE], TEACHER)]
             add(f"{name} on every label + the pool's soft labels: accuracy minus the teacher's",
                 f">= -{goals.pool_gap_max_points:g} points", f"{c['difference_points']:+.2f} points",
-                _interval(c["ci_low_points"], c["ci_high_points"], " points (over sentences and seeds)"),
+                interval_span(c["ci_low_points"], c["ci_high_points"], unit=" points (over sentences and seeds)"),
                 c["difference_points"] >= -goals.pool_gap_max_points)
     for name in (experiments.get("recipe") or {}).get("students", []):  # the transfer curve's chosen recipe
-        c = tests[(name, RECIPE_MODE, "teacher")]
+        c = tests[(name, RECIPE_MODE, TEACHER)]
         add(f"{name} on the chosen recipe ({experiments['recipe']['labels']} labels, "
             f"{experiments['recipe']['multiple']:g}x): accuracy minus the teacher's",
             f">= -{goals.recipe_gap_max_points:g} points", f"{c['difference_points']:+.2f} points",
-            _interval(c["ci_low_points"], c["ci_high_points"], " points (over sentences and seeds)"),
+            interval_span(c["ci_low_points"], c["ci_high_points"], unit=" points (over sentences and seeds)"),
             c["difference_points"] >= -goals.recipe_gap_max_points)
     rows += _arm_goals(experiments)
     first = cfg.headline_student
-    if (first, "kd", "plain") in tests:
-        c = tests[(first, "kd", "plain")]
+    if (first, DISTILLED, PLAIN_MODE) in tests:
+        c = tests[(first, DISTILLED, PLAIN_MODE)]
         add(f"{first}: distilled minus plain at full data (Holm p = {c['holm_p']:.3g})", "reported",
             f"{c['difference_points']:+.2f} points",
-            _interval(c["ci_low_points"], c["ci_high_points"], " points (over sentences and seeds)"), None)
+            interval_span(c["ci_low_points"], c["ci_high_points"], unit=" points (over sentences and seeds)"), None)
     rows += _budget_goals(goals, training, experiments["budget"])
-    student = next((m for m in models if m.get("model") == first and m.get("mode") == "kd"
+    student = next((m for m in models if m.get("model") == first and m.get("mode") == DISTILLED
                     and m.get("variant") == "fp32" and not m.get("skipped")), None)
     teacher_fp32 = next((m for m in models if m.get("role") == "teacher" and m.get("variant") == "fp32"
                          and not m.get("skipped")), None)
@@ -120,11 +116,11 @@ def _speedup_cells(model: dict | None, target: float | None) -> tuple:
     low, high = model.get("speedup_ci") or (model.get("speedup_ci_low"), model.get("speedup_ci_high"))
     low, high = (None, None) if low is None or pd.isna(low) else (low, high)
     if target is None:
-        interval = None if low is None else _interval(low, high, "x (over timing rounds)")
+        interval = None if low is None else interval_span(low, high, unit="x (over timing rounds)")
         return f"{value:.2f}x", interval, None
     if low is None:
         return f"{value:.1f}x", None, value >= target
-    return ratio_text(value, low, high).split(" (")[0], _interval(low, high, "x (over timing rounds)"), low >= target
+    return ratio_value(value, low, high), interval_span(low, high, unit="x (over timing rounds)"), low >= target
 
 
 def _budget_goals(goals, training: pd.DataFrame, budget: dict) -> list[dict]:
@@ -134,7 +130,7 @@ def _budget_goals(goals, training: pd.DataFrame, budget: dict) -> list[dict]:
     if summary.empty:
         return []
     rows = []
-    full = _row(training, budget["student"], "plain")
+    full = _row(training, budget["student"], PLAIN_MODE)
     smallest = summary["fraction"].min()
     soft = summary[(summary["mode"] == "soft pool") & (summary["fraction"] == smallest)]
     if full is not None and not soft.empty:
@@ -147,8 +143,8 @@ def _budget_goals(goals, training: pd.DataFrame, budget: dict) -> list[dict]:
         if (test.get("mode_a"), test.get("mode_b")) == ("soft pool", "hard pool"):
             rows.append({"goal": f"soft minus hard pool labels, {100 * test['fraction']:g}% of the labels",
                          "target": "reported", "measured": f"{test['difference_points']:+.2f} points",
-                         "95% interval": _interval(test["ci_low_points"], test["ci_high_points"],
-                                                   " points (over sentences and seeds)"), "met": None})
+                         "95% interval": interval_span(test["ci_low_points"], test["ci_high_points"],
+                                                       unit=" points (over sentences and seeds)"), "met": None})
     return rows
 
 
@@ -171,6 +167,6 @@ def _arm_goals(experiments: dict) -> list[dict]:
             rows.append({"goal": f"{transfer['student']}, soft minus argmax labels on the largest transfer set "
                                  f"({largest:g}x the labels)", "target": "reported",
                          "measured": f"{test['difference_points']:+.2f} points",
-                         "95% interval": _interval(test["ci_low_points"], test["ci_high_points"],
-                                                   " points (over sentences and seeds)"), "met": None})
+                         "95% interval": interval_span(test["ci_low_points"], test["ci_high_points"],
+                                                       unit=" points (over sentences and seeds)"), "met": None})
     return rows

@@ -1,0 +1,11 @@
+"""How a run trains, named once: the codes that run records, run keys and checkpoint folders keep
+(``students/<model>/kd-seed42``), so every module spells them the same way.
+
+The budget curve (`budget.BUDGET_MODES`), the pool recipe (`pool_recipe.POOL_MODES`) and the
+transfer curve (`transfer_curve.transfer_mode_name`) add modes of their own, each with its
+reader's description beside its code.
+"""
+TEACHER = "teacher"  # the teacher's own runs, and the teacher as the other arm of a comparison
+PLAIN_MODE = "plain"  # hard labels only: the control of every comparison (`losses.PLAIN`)
+DISTILLED = "kd"  # hard labels and the teacher's softened logits (`losses.distillation_loss`)
+HIDDEN = "hidden"  # distilled, plus the hidden-state term (`losses.hidden_state_loss`)
