@@ -72,3 +72,16 @@ def a_function_too_wide_for_the_page():
 def test_code_wider_than_the_column_is_refused_with_the_fix():
     with pytest.raises(ValueError, match=r"a_function_too_wide_for_the_page has 1 line\(s\) wider than 79 .*wrap"):
         show_source(a_function_too_wide_for_the_page)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_code_cells_a_reader_sees_fit_the_column(path):
+    """A parameters or setup cell shown open on the page scrolls sideways past the column's width
+    (the browser check in CI measures the rendered page; this finds the line before a build)."""
+    from distill_utils.book.notebook import SHOWN_CODE_WIDTH
+
+    hidden = {"remove-cell", "remove-input", "hide-input"}
+    wide = [f"cell {index}: {line.strip()[:40]!r}" for index, cell in enumerate(nbformat.read(path, as_version=4).cells)
+            if cell.cell_type == "code" and not hidden & set(cell.metadata.get("tags", []))
+            for line in cell.source.splitlines() if len(line) > SHOWN_CODE_WIDTH]
+    assert not wide, f"{path.name}: lines wider than {SHOWN_CODE_WIDTH} characters: {wide}"
