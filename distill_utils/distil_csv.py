@@ -1,10 +1,13 @@
-"""Distil your own classifier from the command line: a labelled CSV in, a report and a student out.
+"""Distil your own classifier from the command line: a labelled CSV (or a dataset on the Hugging
+Face Hub) in, a report and a student out.
 
     python -m distill_utils.distil_csv reviews.csv --text-column text --label-column label \\
         --out runs/reviews
+    python -m distill_utils.distil_csv --dataset NAME [--dataset-config CONFIG] ...   # Hub reachable
 
-The file is read and checked before anything trains (`own_data`: every bad input is named with
-its fix), split stratified 70/10/20 (or as its own split column says), and run through
+The data is read and checked before anything trains (`own_data`: every bad input is named with
+its fix), split stratified 70/10/20 (or as its own split column, or the dataset's own train,
+validation and test splits, say), and run through
 `recipe.distil`: the teacher fine-tuned (or
 read from ``--teacher-checkpoint``), the student trained distilled and plain on the same
 schedule and seed. Every training run is keyed by its `run_spec.RunSpec` and kept under
@@ -32,28 +35,27 @@ from .latency import latency_summary, ratio_text, time_interleaved
 from .losses import PLAIN, LossSettings
 from .machine import mixed_precision, training_machine
 from .metrics import format_p, interval_span
-from .models import MODELS, check_model_name, count_parameters, load_checkpoint, model_key
-from .modes import DISTILLED, PLAIN_MODE
+from .models import MODELS, check_model_name, load_checkpoint, model_key
+from .modes import DISTILLED, PLAIN_MODE, TEACHER
 from .progress import PROGRESS_ENV, TO_STDERR, run_label, run_reused, run_started, run_trained, tell
-from .own_data import DataError, check_teacher_labels, read_labelled_csv, split_labelled
-from .recipe import Outcome, distil, fine_tune
+from .own_data import DataError, check_teacher_labels, load_hub_dataset, read_labelled_csv, split_labelled
+from .recipe import (DEFAULT_LOSS, STUDENT_MODEL, STUDENT_SCHEDULE, TEACHER_MODEL, TEACHER_SCHEDULE, Outcome,
+                     distil, fine_tune)
 from .run_spec import RunSpec, Schedule, array_fingerprint, frame_fingerprint
 from .runs import run_key
 from .trainer import save_checkpoint
-from .variants import _torch_forward, export_onnx, quantize_onnx
+from .variants import export_onnx, quantize_onnx, state_dict_mb, torch_forward
 
 # timing at batch size 1: rounds of interleaved passes (`latency.time_interleaved`)
 TIMING_ROUNDS, PASSES_PER_ROUND = 20, 5
-# the loss when none is given: the book's defaults, not tuned on the reader's data (chapter 4
-# chooses alpha and T on the validation split)
-DEFAULT_LOSS = LossSettings(alpha=0.5, temperature=2.0)
 # the project's own small labelled set (tools/make_bank_requests.py), for the last chapter
 EXAMPLE_CSV = repo_root() / "examples" / "bank_requests.csv"
 
 
-def cached_fit(art: Artifacts, teacher_checkpoint: Path | None = None):
+def cached_fit(art: Artifacts, teacher_checkpoint: Path | None = None, teacher: str | None = None):
     """`recipe.fine_tune`, keyed: a finished run with the same `RunSpec` is read back from
-    ``art.run_checkpoint`` instead of trained again; a given teacher checkpoint is read, not trained."""
+    ``art.run_checkpoint`` instead of trained again; a given teacher checkpoint is read, not trained.
+    ``teacher`` (its model's name) is how the terminal tells the teacher's run from the students'."""
     def fit(name, splits, labels, schedule, scratch, loss=PLAIN, teacher_logits=None):
         if teacher_checkpoint is not None and name == str(teacher_checkpoint):
             return load_checkpoint(teacher_checkpoint)  # its labels were checked before training
@@ -64,7 +66,7 @@ def cached_fit(art: Artifacts, teacher_checkpoint: Path | None = None):
                        teacher_logits=array_fingerprint(teacher_logits), extra={"labels": list(labels)})
         key, sha = run_key(spec)
         folder = art.run_checkpoint(sha)
-        label = run_label(name, spec.mode, schedule.seed)
+        label = run_label(name, TEACHER if name == teacher else spec.mode, schedule.seed)
         if is_checkpoint(folder) and read_run(folder).get("run_key_sha") == sha:
             check_checkpoint(folder, "python -m distill_utils.distil_csv")
             run_reused(label)
@@ -87,7 +89,7 @@ def time_batch_one(models: dict, sentences: list[str], max_length: int):
     chosen = [sentences[i % len(sentences)] for i in range(passes)]
     inputs = {name: [tokenizer(s, truncation=True, max_length=max_length, return_tensors="pt") for s in chosen]
               for name, (_, tokenizer) in models.items()}
-    forwards = {name: _torch_forward(model.eval()) for name, (model, _) in models.items()}
+    forwards = {name: torch_forward(model.eval()) for name, (model, _) in models.items()}
     times = time_interleaved(forwards, inputs, rounds=TIMING_ROUNDS, per_round=PASSES_PER_ROUND)
     return latency_summary(times, baseline="teacher").set_index("name")
 
@@ -98,7 +100,7 @@ def report(outcome: Outcome, timing, settings: dict) -> tuple[str, dict]:
     for name in ("teacher", "distilled", "plain"):
         scored, (model, _) = getattr(outcome, name), outcome.models[name]
         low, high = scored["interval"]
-        size_mb = 4 * count_parameters(model) / 2**20
+        size_mb = state_dict_mb(model)
         timed = timing.loc[name]
         speed = ratio_text(timed["speedup_vs_teacher"], timed["speedup_ci_low"], timed["speedup_ci_high"])
         rows.append(f"| {name} | {scored['correct']} of {scored['n']} | {100 * scored['accuracy']:.2f} "
@@ -114,7 +116,7 @@ def report(outcome: Outcome, timing, settings: dict) -> tuple[str, dict]:
     fields["distilled_vs_plain"] = None if stuck else paired
     fields["one_class"] = stuck
     text = "\n".join([
-        f"# Distilled {settings['student']} from {settings['teacher']} on {settings['csv']}", "",
+        f"# Distilled {settings['student']} from {settings['teacher']} on {settings['data']}", "",
         "| model | correct | accuracy % | 95% interval over sentences (Wilson) | fp32 size MB "
         "| latency ms, batch 1 (median) | speed-up vs teacher (95% interval over rounds) |",
         "|---|---|---|---|---|---|---|", *rows, "",
@@ -133,28 +135,54 @@ def report(outcome: Outcome, timing, settings: dict) -> tuple[str, dict]:
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m distill_utils.distil_csv",
                                      description=__doc__.split("\n\n")[0])
-    parser.add_argument("csv", type=Path, help="a CSV with a header row: one sentence and its label per row")
+    parser.add_argument("csv", type=Path, nargs="?", default=None,
+                        help="a CSV with a header row: one sentence and its label per row")
+    parser.add_argument("--dataset", default=None,
+                        help="instead of a CSV, a dataset of the Hugging Face Hub (needs the Hub): its own "
+                             "train, validation and test splits are kept when it has all three")
+    parser.add_argument("--dataset-config", default=None, help="the dataset's configuration, when it has several")
     parser.add_argument("--text-column", default="text")
     parser.add_argument("--label-column", default="label")
     parser.add_argument("--split-column", default=None,
                         help="a column giving each row's split (train, validation, test); "
                              "without it the rows are split stratified 70/10/20")
-    parser.add_argument("--teacher", default="all-mpnet-base-v2", help=f"a model of {', '.join(MODELS)}")
+    parser.add_argument("--teacher", default=TEACHER_MODEL, help=f"a model of {', '.join(MODELS)}")
     parser.add_argument("--teacher-checkpoint", type=Path, default=None,
                         help="a classifier fine-tuned on these labels (a saved folder) instead of --teacher")
-    parser.add_argument("--student", default="all-MiniLM-L6-v2")
+    parser.add_argument("--student", default=STUDENT_MODEL)
     parser.add_argument("--alpha", type=float, default=DEFAULT_LOSS.alpha, help="weight of the hard-label term")
     parser.add_argument("--temperature", type=float, default=DEFAULT_LOSS.temperature)
-    parser.add_argument("--teacher-epochs", type=float, default=3.0)
-    parser.add_argument("--student-epochs", type=float, default=4.0)
-    parser.add_argument("--teacher-lr", type=float, default=3e-5)
-    parser.add_argument("--student-lr", type=float, default=5e-5)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--max-length", type=int, default=64)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--out", type=Path, default=None, help="default: runs/<the CSV's name>")
+    parser.add_argument("--teacher-epochs", type=float, default=TEACHER_SCHEDULE.epochs)
+    parser.add_argument("--student-epochs", type=float, default=STUDENT_SCHEDULE.epochs)
+    parser.add_argument("--teacher-lr", type=float, default=TEACHER_SCHEDULE.learning_rate)
+    parser.add_argument("--student-lr", type=float, default=STUDENT_SCHEDULE.learning_rate)
+    parser.add_argument("--batch-size", type=int, default=STUDENT_SCHEDULE.batch_size)
+    parser.add_argument("--max-length", type=int, default=STUDENT_SCHEDULE.max_length)
+    parser.add_argument("--seed", type=int, default=STUDENT_SCHEDULE.seed)
+    parser.add_argument("--out", type=Path, default=None, help="default: runs/<the CSV's or dataset's name>")
     parser.add_argument("--no-export", action="store_true", help="skip the ONNX int8 export")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if (args.csv is None) == (args.dataset is None):
+        parser.error("give a CSV or --dataset NAME (one of them)")
+    if args.dataset is not None and args.split_column is not None:
+        parser.error("--split-column is for a CSV: a dataset's own splits are kept when it has all three")
+    return args
+
+
+def read_data(args: argparse.Namespace):
+    """The checked rows and label names, from the CSV or the Hub dataset the arguments name."""
+    if args.dataset is not None:
+        return load_hub_dataset(args.dataset, config=args.dataset_config, text_column=args.text_column,
+                                label_column=args.label_column)
+    return read_labelled_csv(args.csv, text_column=args.text_column, label_column=args.label_column,
+                             split_column=args.split_column)
+
+
+def data_name(args: argparse.Namespace) -> str:
+    """What the data is called in the report and the default output folder."""
+    if args.dataset is not None:
+        return args.dataset + (f"-{args.dataset_config}" if args.dataset_config else "")
+    return args.csv.name
 
 
 def main(argv=None) -> int:
@@ -165,8 +193,7 @@ def main(argv=None) -> int:
         for name in (args.student, *(() if args.teacher_checkpoint else (args.teacher,))):
             check_model_name(name)
         loss = LossSettings(args.alpha, args.temperature)
-        frame, labels = read_labelled_csv(args.csv, text_column=args.text_column, label_column=args.label_column,
-                                          split_column=args.split_column)
+        frame, labels = read_data(args)
         splits = split_labelled(frame, labels, seed=args.seed)
         if args.teacher_checkpoint is not None:
             if not is_checkpoint(args.teacher_checkpoint):
@@ -177,7 +204,7 @@ def main(argv=None) -> int:
     except (DataError, ValueError, KeyError) as error:
         print(f"[distil_csv] {error}", file=sys.stderr)
         return 2
-    out = args.out or Path("runs") / args.csv.stem
+    out = args.out or Path("runs") / (args.csv.stem if args.csv else data_name(args).replace("/", "_"))
     art = Artifacts(out)
     art.root.mkdir(parents=True, exist_ok=True)
     precision = mixed_precision(True)
@@ -186,10 +213,10 @@ def main(argv=None) -> int:
     outcome = distil(splits, labels, teacher, args.student, loss=loss, scratch=str(art.scratch),
                      teacher_schedule=Schedule(epochs=args.teacher_epochs, learning_rate=args.teacher_lr, **common),
                      student_schedule=Schedule(epochs=args.student_epochs, learning_rate=args.student_lr, **common),
-                     fit=cached_fit(art, args.teacher_checkpoint))
+                     fit=cached_fit(art, args.teacher_checkpoint, teacher=teacher))
     tell("timing at batch size 1")
     timing = time_batch_one(outcome.models, list(splits["test"]["sentence"]), args.max_length)
-    settings = {"csv": args.csv.name, "teacher": args.teacher_checkpoint.name if args.teacher_checkpoint
+    settings = {"data": data_name(args), "teacher": args.teacher_checkpoint.name if args.teacher_checkpoint
                 else args.teacher, "student": args.student, "labels": labels, "alpha": loss.alpha,
                 "temperature": loss.temperature, "seed": args.seed, "max_length": args.max_length,
                 "threads": torch.get_num_threads(), "precision": precision,

@@ -9,16 +9,49 @@ or of another data set, are never published.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pandas as pd
 
 from .artifacts import Artifacts, checkpoint_fingerprint, notebook_path, read_run
 from .data import read_splits
-from .runs import check_trained_on
 from .modes import DISTILLED
+from .run_spec import frame_fingerprint
 
 
 class StaleArtifact(ValueError):
     """An artifact made from something that is no longer there."""
+
+
+def check_splits(records: list[dict], splits: dict[str, pd.DataFrame], reader: str) -> None:
+    """Every run was trained and scored on the splits chapter 1 wrote last: refuse runs trained or
+    scored on other sentences (chapter 1 was run again, e.g. with another agreement level), whose
+    numbers would describe another data set."""
+    current = {name: frame_fingerprint(splits[name]) for name in ("train", "validation", "test")}
+    for record in records:
+        key = record.get("run_key") or {}
+        if key.get("test") not in (None, current["test"]) or (
+                record.get("role") == "teacher" and key.get("train") not in (None, current["train"])):
+            who = record.get("model", "?") + (f" (seed {record['seed']})" if "seed" in record else "")
+            producer = notebook_path("teacher" if record.get("role") == "teacher" else "students")
+            raise ValueError(
+                f"{reader}: {who} was trained on other splits than chapter 1 wrote last "
+                f"(chapter 1 was run again since, with other settings?). Re-run {producer} "
+                "and the notebooks after it")
+
+
+def check_same_teacher(teacher_dir: str | os.PathLike, records: list[dict], reader: str) -> None:
+    """Refuse student runs distilled from another teacher than the one in ``teacher_dir`` (the
+    teacher was retrained after them): their numbers would describe a teacher that is gone."""
+    current = checkpoint_fingerprint(teacher_dir)
+    stale = sorted({f"{r['model']} ({r.get('mode')}, seed {r.get('seed')})" for r in records
+                    if r.get("teacher_sha256") not in (None, current)})
+    if stale:
+        raise ValueError(
+            f"{reader}: {len(stale)} student run(s) were trained from another teacher than the current one "
+            f"(weights sha256 {current[:12]}): {', '.join(stale[:4])}{' ...' if len(stale) > 4 else ''}. "
+            f"Re-run {notebook_path('students')}, then this notebook")
 
 
 def require_made_from(artifact: str, made_from: str, recorded, current, rerun: str) -> None:
@@ -58,11 +91,6 @@ def check_loss_settings(experiments: dict, records: list[dict]) -> None:
         reported = {"alpha": experiments.get("alpha"), "temperature": experiments.get("temperature")}
         require_made_from(f"{record['model']} (kd, seed {record['seed']})", "loss settings (alpha, T)",
                           used, reported, "students")
-
-
-def check_splits(records: list[dict], splits: dict, reader: str) -> None:
-    """Every run was trained and scored on the splits chapter 1 wrote last."""
-    check_trained_on(records, splits, reader)
 
 
 def check_teacher_is(art: Artifacts, teacher: str) -> dict:

@@ -17,30 +17,12 @@ import os
 import shutil
 from pathlib import Path
 
-import pandas as pd
-
 from ._io import is_main_process, read_json, seal_folder, write_json
 from .artifacts import RUN_FILE, Artifacts, check_checkpoint, is_checkpoint, read_run
-from .run_spec import RunSpec, frame_fingerprint
+from .run_spec import RunSpec
 from .training_code import training_code_hash
 
 logger = logging.getLogger(__name__)
-
-def check_trained_on(records: list[dict], splits: dict[str, pd.DataFrame], reader: str) -> None:
-    """Refuse runs trained or scored on other sentences than the current splits (chapter 1 was run
-    again, e.g. with another agreement level): their numbers would describe another data set."""
-    current = {name: frame_fingerprint(splits[name]) for name in ("train", "validation", "test")}
-    for record in records:
-        key = record.get("run_key") or {}
-        if key.get("test") not in (None, current["test"]) or (
-                record.get("role") == "teacher" and key.get("train") not in (None, current["train"])):
-            who = record.get("model", "?") + (f" (seed {record['seed']})" if "seed" in record else "")
-            producer = "02_teacher_finetuning" if record.get("role") == "teacher" else "04_student_training"
-            raise ValueError(
-                f"{reader}: {who} was trained on other splits than chapter 1 wrote last "
-                f"(chapter 1 was run again since, with other settings?). Re-run notebooks/{producer}.ipynb "
-                "and the notebooks after it")
-
 
 def sha_of_key(key: dict) -> str:
     """The sha256 a run is filed under: of its key, fields sorted."""

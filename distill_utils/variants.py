@@ -42,7 +42,8 @@ class Variant:
     disk_mb: float | None
 
 
-def _torch_forward(model, autocast: bool = False) -> Callable[[dict], np.ndarray]:
+def torch_forward(model, autocast: bool = False) -> Callable[[dict], np.ndarray]:
+    """A batch of token ids in, logits out as float32 numpy (``autocast``: computed in bf16)."""
     @torch.inference_mode()
     def forward(batch: dict) -> np.ndarray:
         if autocast:
@@ -52,7 +53,8 @@ def _torch_forward(model, autocast: bool = False) -> Callable[[dict], np.ndarray
     return forward
 
 
-def _state_dict_mb(model) -> float:
+def state_dict_mb(model) -> float:
+    """The model's weights as torch saves them, in MiB: the size every in-memory variant reports."""
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
     return buffer.tell() / 2**20
@@ -170,11 +172,11 @@ def build_variant(model, tokenizer, variant: str, export_dir: str | Path | None 
     weights = Path(checkpoint_dir) / WEIGHTS_FILE if checkpoint_dir else None
     fp32_disk = weights.stat().st_size / 2**20 if weights and weights.is_file() else None
     if variant == "fp32":
-        return Variant(variant, _torch_forward(model), fp32_disk)
+        return Variant(variant, torch_forward(model), fp32_disk)
     if variant == "bf16":
         if mixed_precision(True) != "bf16":
             raise VariantUnavailable("this CPU has no bf16 instructions (AVX512-BF16 or AMX)")
-        return Variant(variant, _torch_forward(model, autocast=True), fp32_disk)
+        return Variant(variant, torch_forward(model, autocast=True), fp32_disk)
     if variant == "int8-dynamic":
         if "x86" not in torch.backends.quantized.supported_engines and \
                 "fbgemm" not in torch.backends.quantized.supported_engines:
@@ -183,7 +185,7 @@ def build_variant(model, tokenizer, variant: str, export_dir: str | Path | None 
             warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated but works in 2.x
             quantized = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear},
                                                                dtype=torch.qint8)
-        return Variant(variant, _torch_forward(quantized), _state_dict_mb(quantized))
+        return Variant(variant, torch_forward(quantized), state_dict_mb(quantized))
     try:
         import onnxruntime  # noqa: F401
     except ImportError:

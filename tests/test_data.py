@@ -269,7 +269,7 @@ def test_utf16_without_byte_order_mark_is_named(tmp_path):
 def test_splits_carry_their_settings_and_stale_runs_are_refused(phrasebank_dir, tmp_path):
     from distill_utils.profiles import resolve_config
     from distill_utils.run_spec import frame_fingerprint
-    from distill_utils.runs import check_trained_on
+    from distill_utils.lineage import check_splits
 
     cfg = resolve_config("smoke", agreement=75)
     splits = data.load_splits(cfg, data_dir=phrasebank_dir)
@@ -279,7 +279,7 @@ def test_splits_carry_their_settings_and_stale_runs_are_refused(phrasebank_dir, 
     assert back["train"].attrs["split_settings"]["train_limit"] == cfg.train_limit
     key = {name: frame_fingerprint(back[name]) for name in ("train", "validation", "test")}
     teacher = {"role": "teacher", "model": "t", "seed": 42, "run_key": key}
-    check_trained_on([teacher], back, "chapter 6")  # same sentences: accepted
+    check_splits([teacher], back, "chapter 6")  # same sentences: accepted
     other = data.load_splits(resolve_config("smoke"), data_dir=phrasebank_dir)  # all-agree: other splits
     with pytest.raises(ValueError, match="t \\(seed 42\\) was trained on other splits.*02_teacher_finetuning"):
-        check_trained_on([teacher], other, "chapter 6")
+        check_splits([teacher], other, "chapter 6")

@@ -29,7 +29,8 @@ def library_modules() -> dict[str, Path]:
 
 
 def imported_modules(name: str, path: Path) -> set[str]:
-    """The library modules that module ``name`` imports, by dotted name (relative imports)."""
+    """The library modules that module ``name`` imports, by dotted name: relative imports, and
+    absolute ones (``from distill_utils.losses import ...``, as the copyable `recipe` writes them)."""
     package = name.split(".")[:-1]
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
@@ -39,6 +40,8 @@ def imported_modules(name: str, path: Path) -> set[str]:
                 found.add(".".join([*base, node.module]))
             else:
                 found |= {".".join([*base, alias.name]) for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("distill_utils."):
+            found.add(node.module.removeprefix("distill_utils."))
     return found - {name}
 
 
@@ -167,6 +170,9 @@ def test_the_module_map_resolves_imports_in_and_out_of_subpackages(tmp_path):
     page = tmp_path / "page.py"
     page.write_text("from ..metrics import a\nfrom .tables import b\n")
     assert imported_modules("book.page", page) == {"metrics", "book.tables"}
+    listing = tmp_path / "listing.py"
+    listing.write_text("from distill_utils.book.narrative import x\nfrom distill_utils.losses import y\n")
+    assert imported_modules("listing", listing) == {"book.narrative", "losses"}
 
 
 def test_no_committed_chapter_shows_a_figure_twice():
@@ -234,7 +240,7 @@ def test_a_truncated_run_record_is_named_with_the_fix(tmp_path):
 
 
 def test_students_of_another_teacher_are_refused(tmp_path):
-    from distill_utils.artifacts import check_same_teacher
+    from distill_utils.lineage import check_same_teacher
 
     art = Artifacts(tmp_path)
     art.teacher.mkdir(parents=True)

@@ -279,7 +279,7 @@ def test_the_benchmark_command_line_names_the_problem_without_a_traceback(make_b
 
 def test_the_benchmark_command_line_names_runs_on_other_splits_without_a_traceback(tmp_path, capsys, monkeypatch):
     from distill_utils import benchmark
-    from distill_utils.runs import check_trained_on
+    from distill_utils.lineage import check_splits
 
     split = pd.DataFrame({"sentence": ["a"], "label": [0]})
     monkeypatch.setattr(benchmark, "read_splits", lambda path: {"test": split})
@@ -287,7 +287,7 @@ def test_the_benchmark_command_line_names_runs_on_other_splits_without_a_traceba
     monkeypatch.setattr(Artifacts, "student_runs", lambda self, *args, **kwargs: [])
 
     def stale(*args, **kwargs):  # what the benchmark's lineage check raises for runs of other splits
-        check_trained_on([{"model": "s", "seed": 42, "run_key": {"test": "other"}}], {n: split for n in
+        check_splits([{"model": "s", "seed": 42, "run_key": {"test": "other"}}], {n: split for n in
                                                                                           ("train", "validation", "test")}, "the benchmark")
     monkeypatch.setattr(benchmark, "benchmark_profile", stale)
     with pytest.raises(SystemExit):

@@ -101,15 +101,16 @@ class _Handler(BaseHTTPRequestHandler):
         """(JSON body or None, error code) for ``/api/models/<repo>[/revision/<rev>]`` (the repository
         and its files) and ``/api/models/<repo>/tree/<rev>[/<folder>]`` (a folder's entries)."""
         path = unquote(self.path.split("?")[0])
-        if not path.startswith("/api/models/"):
+        kind = next((k for k in ("models", "datasets") if path.startswith(f"/api/{k}/")), None)
+        if kind is None:
             return None, "RepoNotFound"
-        rest = path[len("/api/models/"):]
+        rest = path[len(f"/api/{kind}/"):]
         folder = None
         if "/tree/" in rest:
             rest, tree = rest.split("/tree/", 1)
             folder = tree.split("/", 1)[1] if "/" in tree else ""
         repo = rest.split("/revision/")[0].rstrip("/")
-        repo_dir = self.root / "models" / repo
+        repo_dir = self.root / kind / repo
         if not repo_dir.is_dir():
             return None, "RepoNotFound"
         if folder is not None:

@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from .._io import read_json
-from ..artifacts import Artifacts, check_same_teacher, display_path, notebook_path, read_run
+from ..artifacts import Artifacts, display_path, notebook_path, read_run
 from ..latency import speedup_text
 from ..machine import cpu_flags, cpu_name
 from ..data import read_splits, split_agreement
@@ -27,7 +27,7 @@ from .goals import goal_checks
 from ..metrics import interval_span, runs_frame, seed_summary, summarise_runs
 from ..profiles import within_points
 from ..provenance import library_hash, run_metadata
-from ..lineage import check_benchmark, check_loss_settings, check_splits
+from ..lineage import check_benchmark, check_loss_settings, check_same_teacher, check_splits
 from ..pool_recipe import pool_modes, recipe_students
 from ..transfer_curve import RECIPE_MODE
 from ..reference import FINBERT, REFERENCE
