@@ -17,11 +17,14 @@ The lesson, what a reader opens to learn how distillation is done:
   (interleaved timing), `levers` (graph optimisation, static int8, threads), `exploration`
   (chapter 1's tables), `reference` (the reference experiment's figures).
 
-The bookkeeping beside it, so a run is never trusted wrongly: `_io` (atomic writes, seals),
-`artifacts` (the one artifact layout), `runs` (run keys and the run cache), `training_code` (the
-code a run's key follows), `lineage` (each artifact's inputs, checked), `provenance`, `recording`,
-`progress`, `lock` (one writer), `machine` (the CPU and its precision), `parameters` (typed
-parameters), `profiles` (run settings and goals).
+The bookkeeping beside it, so a run is never trusted wrongly: at the top level `_io` (atomic
+writes, seals), `artifacts` (the one artifact layout; each run the lesson hands it is trained,
+unless the chapters gave it the run cache), `lineage` (each artifact's inputs, checked), `lock`
+(one writer), `machine` (the CPU and its precision), `parameters` (typed parameters), `profiles`
+(run settings and goals); and in `distill_utils/record/`, which the lesson never imports:
+`record.runs` (run keys and the run cache), `record.training_code` (the code a run's key
+follows), `record.provenance`, `record.recording` (a recording's parts), `record.progress`
+(where a long run is, told to the terminal).
 
 The book's plumbing, in `distill_utils/book/` (nothing above imports it): `book.narrative` (the
 sentences the book states), `book.tables`, `book.results` (chapter 6's summary), `book.goals`,

@@ -17,6 +17,11 @@ from pathlib import Path
 from typing import Any, Iterator
 
 
+def sha_of_key(key: dict) -> str:
+    """The sha256 a run is filed under: of its key as JSON, fields sorted."""
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
     """Hex sha256 of a file, streamed so large weight files do not load into memory."""
     digest = hashlib.sha256()

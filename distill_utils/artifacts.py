@@ -31,7 +31,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from ._io import DamagedArtifact, check_seal, read_json, recover, sha256_file
+from ._io import DamagedArtifact, check_seal, read_json, recover, sha256_file, sha_of_key
 from .lock import check_not_held_by_another
 
 ARTIFACTS_ENV = "DISTILL_ARTIFACTS"
@@ -135,11 +135,40 @@ def read_run(directory: str | os.PathLike) -> dict:
     return record
 
 
-class Artifacts:
-    """Paths of every artifact of one run, and the checks that an earlier notebook produced them."""
+class TrainEveryRun:
+    """No run cache: every run trains, its checkpoint saved where the caller asks. What the
+    lesson's training functions do on their own; the chapters give their artifacts the run cache
+    instead (`record.runs.RunCache`), which reads a finished run with the same key back.
 
-    def __init__(self, root: str | os.PathLike):
+    ``run`` takes a `run_spec.RunSpec`, the function that trains it (given the run's key, the key's
+    sha and the folder its checkpoint goes to, or None; it returns the run's record), and where the
+    run belongs: ``save_to`` its checkpoint's folder; ``keep`` an unsaved run's weights under its
+    key, for the ``final`` run with the same key to take; ``complete`` whether a finished run left
+    all it must (given the key's sha)."""
+
+    def run(self, art: "Artifacts", spec, train, *, label: str, save_to: Path | None = None,
+            keep: bool = False, final: Path | None = None, complete=None) -> dict:
+        key = spec.key()
+        return train(key, sha_of_key(key), save_to)
+
+
+class Artifacts:
+    """Paths of every artifact of one run, and the checks that an earlier notebook produced them.
+    ``runs`` trains each run the lesson hands it (`TrainEveryRun`, or the chapters' run
+    cache, `record.runs.RunCache`); the folders of this layout's own settings share it."""
+
+    def __init__(self, root: str | os.PathLike, runs=None):
         self.root = Path(root)
+        self.runs = runs if runs is not None else TrainEveryRun()
+
+    def with_runs(self, runs) -> "Artifacts":
+        """The same folder, its runs trained (or read back) by ``runs``."""
+        return Artifacts(self.root, runs)
+
+    def run(self, spec, train, **where) -> dict:
+        """Train the run ``spec`` with ``train``, or read it back, as this folder's ``runs`` decide
+        (`TrainEveryRun.run` says what ``where`` holds)."""
+        return self.runs.run(self, spec, train, **where)
 
     @classmethod
     def of(cls, cfg) -> "Artifacts":
@@ -180,12 +209,12 @@ class Artifacts:
         """The artifacts of the low-resource setting at ``fraction`` of the labels: a teacher that
         saw only those labels, its logits and its students, in a layout of their own beside the
         main run's (so nothing of one is ever taken for the other)."""
-        return Artifacts(self.root / "low-resource" / f"{100 * fraction:g}pct")
+        return Artifacts(self.root / "low-resource" / f"{100 * fraction:g}pct", self.runs)
 
     def own_data(self) -> "Artifacts":
         """The last chapter's runs on a reader's own CSV, in a layout of their own beside the
         book's (every run is keyed by its data's fingerprints, so two files never share one)."""
-        return Artifacts(self.root / "own-data")
+        return Artifacts(self.root / "own-data", self.runs)
 
     # ------------------------------------------------------------------ where things live
     @property

@@ -36,13 +36,13 @@ from .losses import PLAIN, LossSettings
 from .machine import mixed_precision, training_machine
 from .metrics import format_p, interval_span
 from .models import MODELS, check_model_name, load_checkpoint, model_key
-from .modes import DISTILLED, PLAIN_MODE, TEACHER
-from .progress import PROGRESS_ENV, TO_STDERR, run_label, run_reused, run_started, run_trained, tell
+from .modes import DISTILLED, PLAIN_MODE, TEACHER, run_label
+from .record.progress import PROGRESS_ENV, TO_STDERR, run_reused, run_started, run_trained, tell
 from .own_data import DataError, check_teacher_labels, load_hub_dataset, read_labelled_csv, split_labelled
 from .recipe import (DEFAULT_LOSS, STUDENT_MODEL, STUDENT_SCHEDULE, TEACHER_MODEL, TEACHER_SCHEDULE, Outcome,
                      distil, fine_tune)
 from .run_spec import RunSpec, Schedule, array_fingerprint, frame_fingerprint
-from .runs import run_key
+from .record.runs import run_key
 from .trainer import save_checkpoint
 from .variants import export_onnx, quantize_onnx, state_dict_mb, torch_forward
 

@@ -1,15 +1,16 @@
 """Training runs: the teacher over its seeds, and every student distilled and as its plain control.
 
-The sweep (`sweep`), the budget curve (`budget`), the transfer curve (`transfer_curve`), the pool
-recipe (`pool_recipe`) and the cost table (`training_cost`) train through `train_student` too. Each
-function trains through `trainer.train_classifier` and returns the run record that is saved beside
-its checkpoint (`artifacts.Artifacts` says where). Every run is keyed by all that
-determines it (`runs`); a finished run with the same key is read back, not trained again.
+The sweep (`sweep`), the budget curve (`budget`), the transfer curve (`transfer_curve`) and the
+pool recipe (`pool_recipe`) train through `train_student` too. Each function states its run as a
+`run_spec.RunSpec` and hands it, with the function that trains it through
+`trainer.train_classifier`, to the artifacts' ``runs`` (`Artifacts.run`), and returns the run
+record that is saved beside its checkpoint (`artifacts.Artifacts` says where). On their own,
+artifacts train every run; the chapters' artifacts read a finished run with the same key back
+(`record.runs`).
 """
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,13 +22,11 @@ from .artifacts import Artifacts, checkpoint_fingerprint
 from .losses import PLAIN, LossSettings
 from .machine import mixed_precision, training_machine
 from .models import load_pretrained, model_key
-from .progress import run_label, run_reused, run_started, run_trained
 from .run_spec import RunSpec, Schedule, array_fingerprint, frame_fingerprint
-from .runs import cached_run, promote_checkpoint, remember_run, run_key
 from .data import split_agreement
 from .teacher_cache import cache_teacher_hidden, has_seed_logits, hidden_layer_map, keep_seed_logits
 from .trainer import TrainResult, evaluate_checkpoint, save_checkpoint, train_classifier
-from .modes import DISTILLED, PLAIN_MODE
+from .modes import DISTILLED, PLAIN_MODE, TEACHER, run_label
 
 
 def schedule_for(cfg, *, seed: int, epochs: float, learning_rate: float) -> Schedule:
@@ -73,42 +72,37 @@ def _finish_run(result: TrainResult, tokenizer, splits, spec: RunSpec, out_dir: 
 def fine_tune_teacher(cfg, art: Artifacts, splits: dict[str, pd.DataFrame], seed: int | None = None,
                       pool: pd.DataFrame | None = None) -> dict:
     """Fine-tune the profile's teacher with ``seed`` (default: the first teacher seed) and return
-    its run record, or read back the one trained with the same key. The first teacher seed is
-    saved to ``art.teacher`` (the students' teacher); another seed keeps only its record
-    (``art.teacher_seed_record``), which measures how much the teacher varies from seed to seed,
-    and, given the ``pool``, its logits on every split and the pool (``art.teacher_seed_logits``):
-    a seed whose logits were not kept is trained again (deterministic on one CPU) to make them."""
+    its run record. The first teacher seed is saved to ``art.teacher`` (the students' teacher);
+    another seed keeps only its record (``art.teacher_seed_record``), which measures how much the
+    teacher varies from seed to seed, and, given the ``pool``, its logits on every split and the
+    pool (``art.teacher_seed_logits``): a seed whose logits were not kept is trained again
+    (deterministic on one CPU) to make them."""
     seed = cfg.teacher_seeds[0] if seed is None else int(seed)
     primary = seed == cfg.teacher_seeds[0]
-    spec = _run_spec("teacher", cfg.teacher, schedule_for(cfg, seed=seed, epochs=cfg.teacher_epochs,
+    spec = _run_spec(TEACHER, cfg.teacher, schedule_for(cfg, seed=seed, epochs=cfg.teacher_epochs,
                                                         learning_rate=cfg.teacher_lr), splits, splits["train"])
-    key, key_sha = run_key(spec)
     kept = None if primary or pool is None else {**splits, "pool": pool}
-    reused = cached_run(art, key_sha, art.teacher if primary else None)
-    if kept and not has_seed_logits(art.teacher_seed_logits(seed), key_sha, kept, cfg.max_length):
-        reused = None
-    label = run_label(cfg.teacher, "teacher", seed)
-    if reused is not None:
-        run_reused(label)
-    else:
-        run_started(label)
-        started = time.perf_counter()
+    label = run_label(cfg.teacher, TEACHER, seed)
+
+    def train(key: dict, key_sha: str, out_dir: Path | None) -> dict:
         model, tokenizer = load_pretrained(cfg.teacher, seed=seed)
         result = train_classifier(model, tokenizer, splits["train"], splits["validation"],
                                   schedule=spec.schedule, scratch_dir=art.scratch, progress_label=label)
-        info = {"role": "teacher", "model": cfg.teacher, "profile": cfg.profile, **_schedule_fields(spec),
+        info = {"role": TEACHER, "model": cfg.teacher, "profile": cfg.profile, **_schedule_fields(spec),
                 "agreement": split_agreement(splits, cfg.agreement),
                 "run_key": key, "run_key_sha": key_sha}
         if kept:  # before the record, which marks the run done
             keep_seed_logits(art.teacher_seed_logits(seed), key_sha, result.model, tokenizer, kept,
                              cfg.max_length)
-        reused = _finish_run(result, tokenizer, splits, spec, art.teacher if primary else None, info)
-        if not primary:
-            remember_run(art, key_sha, reused)
-        run_trained(label, time.perf_counter() - started)
+        return _finish_run(result, tokenizer, splits, spec, out_dir, info)
+
+    def complete(key_sha: str) -> bool:  # a seed's kept logits are part of its run
+        return not kept or has_seed_logits(art.teacher_seed_logits(seed), key_sha, kept, cfg.max_length)
+
+    record = art.run(spec, train, label=label, save_to=art.teacher if primary else None, complete=complete)
     if not primary:
-        write_json(art.teacher_seed_record(seed), reused)
-    return reused
+        write_json(art.teacher_seed_record(seed), record)
+    return record
 
 
 def fine_tune_teachers(cfg, art: Artifacts, splits: dict[str, pd.DataFrame],
@@ -132,15 +126,14 @@ def train_student(cfg, art: Artifacts, name: str, splits: dict[str, pd.DataFrame
                   row_alpha: np.ndarray | None = None,
                   save: bool = True, keep_checkpoint: bool = False, extra: dict | None = None) -> dict:
     """Train one student from the run's teacher and return its run record; with ``save``, the
-    checkpoint goes to ``art.student(name, mode, seed)``. A finished run with the same key (`runs`)
-    is read back instead of trained again.
+    checkpoint goes to ``art.student(name, mode, seed)``.
 
     Trains on ``splits['train']`` unless ``train_df`` (e.g. a budget subset with the pool) is given;
     ``teacher_logits`` are the teacher's cached logits for those rows, in order. Distils when
     ``loss.alpha`` < 1, or per sentence with ``row_alpha``; ``loss.hidden_weight > 0`` adds the hidden-state term
     (teacher states cached on the way). ``extra`` fields go into the record (e.g. a budget fraction).
-    ``keep_checkpoint`` keeps an unsaved run's weights under its key (`Artifacts.run_checkpoint`):
-    a later saved run with the same key moves them into place instead of training again.
+    ``keep_checkpoint`` asks a run cache to keep an unsaved run's weights under its key: a later
+    saved run with the same key then takes them instead of training again (`record.runs`).
     """
     if loss.is_plain and row_alpha is None:
         loss = PLAIN  # the teacher plays no part, so neither does T (one key for all)
@@ -153,36 +146,27 @@ def train_student(cfg, art: Artifacts, name: str, splits: dict[str, pd.DataFrame
                      splits, train_df, loss=loss, mode=mode, teacher=teacher_sha,
                      teacher_logits=array_fingerprint(teacher_logits), row_alpha=array_fingerprint(row_alpha),
                      extra=extra)
-    key, key_sha = run_key(spec)
-    out_dir = art.student(name, mode, seed) if save else art.run_checkpoint(key_sha) if keep_checkpoint else None
-    reused = cached_run(art, key_sha, out_dir)
-    if reused is None and keep_checkpoint and not save:  # kept, then taken by its final run
-        reused = cached_run(art, key_sha, art.student(name, mode, seed))
-    if reused is None and save:
-        reused = promote_checkpoint(art.run_checkpoint(key_sha), out_dir, key_sha)
     label = run_label(name, mode, seed)
-    if reused is not None:
-        run_reused(label)
-        return reused
-    run_started(label)
-    started = time.perf_counter()
-    model, tokenizer = load_pretrained(name, seed=seed, teacher_checkpoint=teacher_dir)
-    teacher_hidden = None
-    if loss.hidden_weight > 0:
-        teacher_layers = AutoConfig.from_pretrained(teacher_dir).num_hidden_layers
-        layers = hidden_layer_map(model.config.num_hidden_layers, teacher_layers)
-        teacher_hidden = cache_teacher_hidden(art, name, train_df, layers, spec.schedule.max_length)
-    result = train_classifier(model, tokenizer, train_df, splits["validation"], schedule=spec.schedule,
-                              scratch_dir=art.scratch, loss=loss, teacher_logits=teacher_logits,
-                              teacher_hidden=teacher_hidden, row_alpha=row_alpha, progress_label=label)
-    info = {"role": "student", "model": name, "profile": cfg.profile, "mode": mode,
-            **dataclasses.asdict(loss), **_schedule_fields(spec), "agreement": split_agreement(splits, cfg.agreement),
-            "teacher_sha256": teacher_sha, **(extra or {}), "run_key": key, "run_key_sha": key_sha}
-    record = _finish_run(result, tokenizer, splits, spec, out_dir, info)
-    if out_dir is None:
-        remember_run(art, key_sha, record)
-    run_trained(label, time.perf_counter() - started)
-    return record
+
+    def train(key: dict, key_sha: str, out_dir: Path | None) -> dict:
+        model, tokenizer = load_pretrained(name, seed=seed, teacher_checkpoint=teacher_dir)
+        teacher_hidden = None
+        if loss.hidden_weight > 0:
+            teacher_layers = AutoConfig.from_pretrained(teacher_dir).num_hidden_layers
+            layers = hidden_layer_map(model.config.num_hidden_layers, teacher_layers)
+            teacher_hidden = cache_teacher_hidden(art, name, train_df, layers, spec.schedule.max_length)
+        result = train_classifier(model, tokenizer, train_df, splits["validation"], schedule=spec.schedule,
+                                  scratch_dir=art.scratch, loss=loss, teacher_logits=teacher_logits,
+                                  teacher_hidden=teacher_hidden, row_alpha=row_alpha, progress_label=label)
+        info = {"role": "student", "model": name, "profile": cfg.profile, "mode": mode,
+                **dataclasses.asdict(loss), **_schedule_fields(spec),
+                "agreement": split_agreement(splits, cfg.agreement),
+                "teacher_sha256": teacher_sha, **(extra or {}), "run_key": key, "run_key_sha": key_sha}
+        return _finish_run(result, tokenizer, splits, spec, out_dir, info)
+
+    final = art.student(name, mode, seed)
+    return art.run(spec, train, label=label, save_to=final if save else None,
+                   keep=keep_checkpoint and not save, final=final)
 
 
 def train_students(cfg, art: Artifacts, splits: dict[str, pd.DataFrame], teacher_logits: np.ndarray, *,

@@ -29,7 +29,8 @@ from .data import read_splits
 from .experiments import fine_tune_teachers, train_students
 from .lock import hold_artifacts
 from .losses import LossSettings, choose_loss_settings
-from .progress import PROGRESS_ENV, TO_STDERR
+from .record.progress import PROGRESS_ENV, TO_STDERR
+from .record.runs import cached_artifacts
 from .profiles import resolve_config
 from .sweep import best_sweep_point
 from .teacher_cache import cache_teacher_logits
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cfg = resolve_config(args.profile, artifacts_dir=args.artifacts_dir,
                              **({seeds_key: args.seeds} if args.seeds else {}))
-        art = Artifacts.of(cfg)
+        art = cached_artifacts(Artifacts.of(cfg))  # a finished run is read back, not trained again
         splits = read_splits(art.require_splits())
     except (ValueError, OSError, RuntimeError) as error:  # the code's own message, with no traceback before it
         parser.error(str(error))

@@ -3,7 +3,12 @@
 `trainer.train_classifier` takes its schedule as a `Schedule` and its loss as a
 `losses.LossSettings`, and nothing else that shapes a run; a `RunSpec` holds those same two
 objects beside the model and the fingerprints of the data, so a setting cannot reach the trainer
-without reaching the run's key (`RunSpec.key`, used by the run cache in `runs`).
+without reaching the run's key (`RunSpec.key`).
+
+Who runs a spec is the caller's choice: the lesson's training functions hand it, with the
+function that trains it, to ``art.runs`` (`artifacts.TrainEveryRun`: every call trains). The
+chapters give their artifacts the run cache instead (`record.runs.RunCache`), which reads a
+finished run with the same key back; the training functions know nothing of it.
 """
 from __future__ import annotations
 

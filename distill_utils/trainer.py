@@ -24,8 +24,8 @@ from ._io import atomic_path, is_main_process, training_processes, write_json
 from .artifacts import RUN_FILE, WEIGHTS_FILE
 from .losses import PLAIN, LossSettings, distillation_loss, hidden_state_loss
 from .metrics import classification_metrics
+from .modes import PROGRESS
 from .inference import predict_logits
-from .progress import EpochProgress
 from .run_spec import Schedule
 
 
@@ -170,6 +170,28 @@ def pop_teacher_inputs(inputs: dict) -> dict:
     """The teacher's own token ids, taken out of the student's batch."""
     return {key[len("teacher_"):]: inputs.pop(key)
             for key in ("teacher_input_ids", "teacher_attention_mask") if key in inputs}
+
+
+class EpochProgress(TrainerCallback):
+    """After each epoch: which run, the epoch, the time an epoch takes and an estimate of the time
+    left (epochs to go at the mean epoch time so far, evaluation included), logged to `PROGRESS`."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self._start = time.perf_counter()
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        done = state.epoch or 0.0
+        total = state.num_train_epochs or args.num_train_epochs
+        if done <= 0:
+            return
+        per_epoch = (time.perf_counter() - self._start) / done
+        left = max(total - done, 0.0) * per_epoch
+        PROGRESS.info("  %s: epoch %.0f of %g, %.1f min per epoch, about %.1f min left",
+                      self.label, done, total, per_epoch / 60, left / 60)
 
 
 class TrainingTimer(TrainerCallback):

@@ -50,10 +50,12 @@ def tiny_teacher(tiny_splits, tmp_path_factory):
 
 
 def with_teacher(tiny_teacher, root):
-    """Fresh artifacts that share the module's tiny teacher (a symlink), for caches and students."""
+    """Fresh artifacts that share the module's tiny teacher (a symlink), for caches and students,
+    with the chapters' run cache (`record.runs.cached_artifacts`)."""
     from distill_utils.artifacts import Artifacts
+    from distill_utils.record.runs import cached_artifacts
 
-    art = Artifacts(root)
+    art = cached_artifacts(Artifacts(root))
     art.root.mkdir(parents=True, exist_ok=True)
     art.teacher.symlink_to(tiny_teacher[0].teacher, target_is_directory=True)
     return art

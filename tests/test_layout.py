@@ -92,7 +92,8 @@ def test_imports_sit_at_the_top_of_the_library():
     ("machine", ("distill_utils.variants", "onnxruntime")),  # what a CPU is needs no inference engine
     ("variants", ("distill_utils.trainer",)),  # running a model needs no training code
     ("losses", ("transformers",)),  # the loss is tensors only
-    ("provenance", ("IPython", "myst_nb", "distill_utils.book.notebook")),
+    ("record.provenance", ("IPython", "myst_nb", "distill_utils.book.notebook")),
+    ("experiments", ("distill_utils.record.runs", "distill_utils.record.progress")),  # the lesson trains alone
 ])
 def test_a_module_imports_nothing_above_its_layer(module, below):
     import subprocess
@@ -154,12 +155,30 @@ def test_the_package_docstring_names_every_module_once():
     assert sorted(listed) == modules, f"named twice or missing: {sorted(set(modules) ^ set(listed))}"
 
 
-def test_the_lesson_imports_nothing_of_the_books_plumbing():
-    """A reader who opens the lesson (the package's top level) finds no page-making in it: the
-    lesson never imports `distill_utils.book`."""
-    upward = sorted(f"{name} imports {imported}" for name, path in library_modules().items() if "." not in name
-                    for imported in imported_modules(name, path) if imported.split(".")[0] == "book")
+def readme_parts() -> dict[str, str]:
+    """Each module's part, as the README's module table gives it (lesson, bookkeeping, book,
+    command)."""
+    text = (REPO / "README.md").read_text()
+    table = text[text.index("| module | part | concern |"):]
+    table = table[:table.index("\n\n")]
+    return dict(re.findall(r"^\| `([\w.]+)` \| (\w+) \|", table, re.M))
+
+
+def test_the_lesson_imports_neither_the_bookkeeping_nor_the_books_plumbing():
+    """A reader who opens the lesson finds no run cache, provenance or page-making in it: no
+    module the README calls lesson imports `distill_utils.record` or `distill_utils.book`, and the
+    record imports nothing of the book. The two subpackages hold exactly their parts."""
+    parts, modules = readme_parts(), library_modules()
+    upward = sorted(f"{name} imports {imported}" for name, path in modules.items()
+                    for imported in imported_modules(name, path)
+                    if (parts.get(name) == "lesson" and imported.split(".")[0] in ("record", "book"))
+                    or (name.startswith("record.") and imported.startswith("book.")))
     assert not upward, upward
+    assert {name for name in modules if name.startswith("record.")} == \
+        {name for name, part in parts.items() if name.startswith("record.")}
+    assert all(part == "bookkeeping" for name, part in parts.items() if name.startswith("record."))
+    assert all(part == "book" for name, part in parts.items() if name.startswith("book."))
+    assert {"experiments", "trainer", "losses", "sweep", "budget"} <= {n for n, p in parts.items() if p == "lesson"}
 
 
 def test_the_module_map_resolves_imports_in_and_out_of_subpackages(tmp_path):
@@ -297,9 +316,9 @@ def test_a_recording_in_parts_is_counted_from_when_its_runs_finished(tmp_path):
     import json
     import os
 
-    from distill_utils import recording
     from distill_utils.machine import training_machine
-    from distill_utils.runs import training_code_hash
+    from distill_utils.record import recording
+    from distill_utils.record.training_code import training_code_hash
 
     minute = 60.0
     # three runs of 10 minutes back to back, a night's pause, two more: two parts
@@ -351,7 +370,7 @@ def test_an_artifacts_folder_that_cannot_take_the_run_fails_before_any_training(
 
 
 def test_noted_parts_tell_apart_the_parts_of_a_recording_despite_a_hole(tmp_path):
-    from distill_utils import recording
+    from distill_utils.record import recording
 
     hour = 3600.0
     # part 1 began at 0; its first run finished at 0.1 h, the next at 1 h (the runs between were
@@ -369,3 +388,42 @@ def test_noted_parts_tell_apart_the_parts_of_a_recording_despite_a_hole(tmp_path
     assert [p["started"] for p in recording.read_parts(art)][0] == first["started"] == 1_000_000.0
     art.recording_parts.write_text('[{"started": 1')  # damaged: the pauses still split the runs
     assert recording.read_parts(art) == []
+
+
+def training_functions() -> set[str]:
+    """The lesson's functions that train: those that hand a run to their artifacts
+    (``art.run(...)``), and every function that calls one of them, by name."""
+    calls, trains = {}, set()
+    parts = readme_parts()
+    for name, path in library_modules().items():
+        if parts.get(name) != "lesson":
+            continue
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef):
+                called = {c.func.id if isinstance(c.func, ast.Name) else c.func.attr
+                          for c in ast.walk(node) if isinstance(c, ast.Call)
+                          and isinstance(c.func, (ast.Name, ast.Attribute))}
+                calls[node.name] = called
+                if any(isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "run"
+                       and isinstance(c.func.value, ast.Name) and c.func.value.id == "art" for c in ast.walk(node)):
+                    trains.add(node.name)
+    while True:
+        more = {name for name, called in calls.items() if called & trains} - trains
+        if not more:
+            return trains
+        trains |= more
+
+
+def test_a_chapter_that_trains_hands_its_runs_to_the_run_cache():
+    """Executed again (a prose edit, an interrupted recording), a chapter reads every finished run
+    back: each chapter that calls a training function gives its artifacts the run cache."""
+    import nbformat
+
+    trains = training_functions()
+    assert {"fine_tune_teacher", "train_student", "train_students", "sweep_alpha_temperature",
+            "train_budget_curve"} <= trains
+    for path in sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+        called = sorted(name for name in trains if re.search(rf"\b{name}\(", code))
+        if called:
+            assert "cached_artifacts(Artifacts.of(cfg))" in code, f"{path.name} trains ({called}) without the cache"

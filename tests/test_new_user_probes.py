@@ -21,7 +21,7 @@ from distill_utils.lock import ArtifactsBusyError, check_not_held_by_another, ho
 from distill_utils.book.notebook import PROVENANCE_MIME
 from distill_utils.parameters import ParameterError, read_parameter
 from distill_utils.profiles import resolve_config
-from distill_utils.runs import cached_run
+from distill_utils.record.runs import cached_run
 from distill_utils.trainer import save_checkpoint
 from distill_utils.variants import export_onnx, quantize_onnx
 

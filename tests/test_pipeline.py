@@ -4,7 +4,7 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from distill_utils.book import pipeline
 from distill_utils.book.notebook import PROVENANCE_MIME
-from distill_utils.provenance import library_hash
+from distill_utils.record.provenance import library_hash
 
 
 def write_recorded(path, sha):

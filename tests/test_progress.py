@@ -4,8 +4,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from distill_utils import progress
+from distill_utils import trainer
 from distill_utils.book import pipeline
+from distill_utils.modes import run_label
+from distill_utils.record import progress
 
 
 @pytest.fixture
@@ -18,8 +20,8 @@ def told(tmp_path, monkeypatch):
 
 
 def test_runs_are_told_with_the_runs_done_trained_and_reused(told):
-    label = progress.run_label("all-MiniLM-L6-v2", "kd", 1)
-    progress.run_reused(progress.run_label("all-MiniLM-L6-v2", "plain", 1))
+    label = run_label("all-MiniLM-L6-v2", "kd", 1)
+    progress.run_reused(run_label("all-MiniLM-L6-v2", "plain", 1))
     progress.run_started(label)
     progress.run_trained(label, 90.0)
     lines = told()
@@ -32,8 +34,8 @@ def test_runs_are_told_with_the_runs_done_trained_and_reused(told):
 
 def test_each_epoch_tells_the_time_per_epoch_and_the_time_left(told, monkeypatch):
     clock = iter([0.0, 100.0, 220.0])  # made, training begins, epoch 2 ends
-    monkeypatch.setattr(progress.time, "perf_counter", lambda: next(clock))
-    callback = progress.EpochProgress("s (kd, seed 42)")
+    monkeypatch.setattr(trainer.time, "perf_counter", lambda: next(clock))
+    callback = trainer.EpochProgress("s (kd, seed 42)")  # the lesson logs; this module tells
     callback.on_train_begin(None, None, None)
     callback.on_epoch_end(SimpleNamespace(num_train_epochs=6.0), SimpleNamespace(epoch=2.0, num_train_epochs=6),
                           None)
@@ -44,6 +46,9 @@ def test_nothing_is_told_without_a_listener_nor_by_another_process(tmp_path, mon
     monkeypatch.delenv(progress.PROGRESS_ENV, raising=False)
     progress.tell("to nobody")  # Jupyter, or papermill run by hand: nothing, anywhere
     assert capfd.readouterr() == ("", "")
+    # a page that shows its logs (a handler on the root logger) never sees progress either
+    assert not trainer.PROGRESS.propagate
+    assert sum(isinstance(h, progress.ToWhoeverRunsThis) for h in trainer.PROGRESS.handlers) == 1
     monkeypatch.setenv(progress.PROGRESS_ENV, progress.TO_STDERR)  # the command-line tools
     progress.tell("to the terminal")
     assert capfd.readouterr().err.endswith(" to the terminal\n")

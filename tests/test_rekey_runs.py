@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 
 from distill_utils.artifacts import Artifacts
-from distill_utils.runs import sha_of_key
+from distill_utils._io import check_seal, seal_folder, sha_of_key
 
 REPO = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location("rekey_runs", REPO / "tools" / "rekey_runs.py")
@@ -30,6 +30,8 @@ def test_records_of_the_old_code_get_the_new_key_and_others_stay(tmp_path):
     (art.run_checkpoint(kept) / "model.safetensors").write_bytes(b"weights")
     saved = art.student("s", "kd", 3) / "run.json"
     write_record(saved, {**old, "seed": 3})
+    (saved.parent / "model.safetensors").write_bytes(b"weights")
+    seal_folder(saved.parent)  # as every checkpoint is written
     other = {"seed": 4, "training_code": "another"}
     write_record(art.run_record(sha_of_key(other)), other)
     # a teacher seed's record and the logits it kept, which name the run that made them
@@ -58,6 +60,7 @@ def test_records_of_the_old_code_get_the_new_key_and_others_stay(tmp_path):
     new_kept = art.run_checkpoint(sha_of_key({**kept_key, "training_code": "new"}))
     assert (new_kept / "model.safetensors").read_bytes() == b"weights"
     assert json.loads(saved.read_text())["run_key"]["training_code"] == "new"
+    check_seal(saved.parent)  # its record changed, and its seal with it: still a sound checkpoint
     # a record of other code is left as it was
     assert json.loads(art.run_record(sha_of_key(other)).read_text())["run_key"] == other
 

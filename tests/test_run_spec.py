@@ -7,7 +7,7 @@ import pytest
 from distill_utils import trainer
 from distill_utils.losses import LossSettings
 from distill_utils.run_spec import RunSpec, Schedule
-from distill_utils.runs import run_key
+from distill_utils.record.runs import run_key
 
 SCHEDULE = Schedule(seed=42, epochs=6, learning_rate=5e-5, batch_size=32, max_length=64,
                     warmup_ratio=0.1, weight_decay=0.01, precision="bf16")

@@ -15,6 +15,7 @@ from distill_utils.losses import LossSettings, hidden_state_loss
 from distill_utils.metrics import optimizer_steps
 from distill_utils.models import load_checkpoint, load_pretrained
 from distill_utils.profiles import resolve_config
+from distill_utils.record.runs import cached_artifacts
 from distill_utils.run_spec import Schedule
 
 from conftest import with_teacher
@@ -263,7 +264,7 @@ def test_pretrained_cut_holds_no_weight_of_the_fine_tuned_teacher(tiny_teacher):
 
 
 def test_run_cache_reuses_an_identical_run_and_retrains_on_any_change(tiny_teacher, tiny_splits, tmp_path, monkeypatch):
-    from distill_utils import runs
+    from distill_utils.record import runs
 
     art = with_teacher(tiny_teacher, tmp_path / "art")
     cfg = resolve_config("smoke")
@@ -376,7 +377,7 @@ def test_a_sweep_on_the_final_schedule_hands_its_runs_to_the_final_training(tiny
 
 def test_a_teacher_seed_keeps_its_logits_and_is_trained_again_without_them(tiny_splits, tmp_path, monkeypatch):
     cfg = resolve_config("smoke", teacher_seeds=[42, 7])
-    art = Artifacts(tmp_path / "art")
+    art = cached_artifacts(Artifacts(tmp_path / "art"))
     pool = tiny_splits["validation"].iloc[:20].reset_index(drop=True)
     frames = {**tiny_splits, "pool": pool}
     calls = []

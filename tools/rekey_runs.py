@@ -1,6 +1,6 @@
 """Carry finished runs over to the training-path key, when their training path is unchanged.
 
-Until the run key followed the training path (`distill_utils.training_code`), it hashed eight
+Until the run key followed the training path (`distill_utils.record.training_code`), it hashed eight
 whole modules (data, subsets, models, losses, trainer, teacher_cache, experiments, runs), so any
 edit to them orphaned every run. This tool takes the commit whose code trained the runs, checks
 that their key's code hash is that commit's (the old whole-file scheme or the training path), and
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import io
 import os
 import subprocess
@@ -32,16 +33,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from distill_utils._io import read_json, write_json  # noqa: E402
+from distill_utils._io import SEAL_FILE, read_json, seal_folder, sha_of_key, write_json  # noqa: E402
 from distill_utils.artifacts import Artifacts  # noqa: E402
 from distill_utils.data import read_splits  # noqa: E402
 from distill_utils.budget import BUDGET_MODES, train_budget_curve  # noqa: E402
-from distill_utils.losses import LossSettings  # noqa: E402
+from distill_utils.experiments import fine_tune_teacher, train_student  # noqa: E402
+from distill_utils.losses import PLAIN, LossSettings  # noqa: E402
 from distill_utils.profiles import resolve_config  # noqa: E402
-from distill_utils.runs import sha_of_key  # noqa: E402
+from distill_utils.record.runs import cached_artifacts  # noqa: E402
 from distill_utils.subsets import unseen_pool  # noqa: E402
 from distill_utils.teacher_cache import cache_teacher_logits  # noqa: E402
-from distill_utils.training_code import training_code_hash, training_path  # noqa: E402
+from distill_utils.record.training_code import training_code_hash, training_path  # noqa: E402
 
 # the old scheme: sha256 over these whole files, in this order
 WHOLE_FILE_MODULES = ("data", "subsets", "models", "losses", "trainer", "teacher_cache", "experiments", "runs")
@@ -62,6 +64,19 @@ def package_at(commit: str, into: Path) -> Path:
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(into, filter="data")
     return into / "distill_utils"
+
+
+def code_hash_at(package: Path) -> str:
+    """The training code's hash as that package's own `training_code` module computed it (the
+    module moved into ``record/``; its rules of what the path follows changed with it)."""
+    for relative in ("record/training_code.py", "training_code.py"):
+        path = package / relative
+        if path.is_file():
+            spec = importlib.util.spec_from_file_location("training_code_then", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module.training_code_hash()
+    raise SystemExit(f"no training_code module in {package}: is that commit older than the training-path key?")
 
 
 def path_differences(then: dict[str, list[str]], now: dict[str, list[str]]) -> list[str]:
@@ -110,6 +125,8 @@ def rekey(art: Artifacts, old_code: str, new_code: str, dry_run: bool) -> int:
         finished = path.stat()  # a record's time is when its run finished (`recording`): kept
         write_json(path, {**record, "run_key": new_key, "run_key_sha": new_sha})
         os.utime(path, ns=(finished.st_atime_ns, finished.st_mtime_ns))
+        if (path.parent / SEAL_FILE).is_file():  # a checkpoint's record changed: sealed again
+            seal_folder(path.parent)
         if path == art.run_record(old_sha):  # a record filed by its sha
             os.replace(path, art.run_record(new_sha))
         elif path.parent == art.run_checkpoint(old_sha):  # kept weights, filed by their sha
@@ -138,6 +155,8 @@ def verify_by_retraining(cfg, art: Artifacts, old_code: str) -> list[str]:
     fraction, seed = min(cfg.budget_fractions), cfg.budget_seeds[0]
     wanted = {mode: recorded.get((fraction, mode, seed)) for mode in BUDGET_MODES}
     missing = [mode for mode, record in wanted.items() if record is None]
+    if len(missing) == len(BUDGET_MODES):  # a recording that has not reached the budget curve yet
+        return verify_teacher_and_sweep(cfg, art, old_code)
     if missing:
         raise SystemExit(f"--verify needs the recorded budget runs at {100 * fraction:g}%, seed {seed}: "
                          f"{', '.join(missing)} missing in {art.root}")
@@ -158,6 +177,48 @@ def verify_by_retraining(cfg, art: Artifacts, old_code: str) -> list[str]:
     return differ
 
 
+def verify_teacher_and_sweep(cfg, art: Artifacts, old_code: str) -> list[str]:
+    """For a recording that holds teacher seeds and sweep points only: train again with today's
+    code one teacher seed other than the saved one, and the first seed's plain and distilled sweep
+    points (the teacher's, the plain and the distilled losses all run); the runs whose test
+    predictions differ from their records of ``old_code``."""
+    records = [read_json(path) for path in record_files(art)]
+    records = [r for r in records if isinstance(r, dict) and (r.get("run_key") or {}).get("training_code") == old_code]
+    teachers = sorted((r for r in records if r.get("role") == "teacher" and r["seed"] != cfg.teacher_seeds[0]),
+                      key=lambda r: r["seed"])
+    sweep = {}
+    for r in records:
+        key = r.get("run_key") or {}
+        if r.get("role") == "student" and r.get("model") == cfg.sweep_student and key.get("extra") is None \
+                and key.get("epochs") == cfg.sweep_epochs and r.get("mode") in ("plain", "kd"):
+            sweep.setdefault(r["mode"], r)
+    if not teachers and not sweep:
+        raise SystemExit(f"--verify found no recorded teacher seed, sweep point or budget run of {old_code} "
+                         f"in {art.root}")
+    splits = read_splits(art.require_splits())
+    plain_art = Artifacts(art.root)  # no run cache: today's code trains, nothing is read back or saved
+    checks = []
+    if teachers:
+        with tempfile.TemporaryDirectory() as scratch:
+            new = fine_tune_teacher(cfg, Artifacts(scratch), splits, seed=teachers[0]["seed"])
+        checks.append((f"teacher seed {teachers[0]['seed']}", new, teachers[0]))
+    if sweep:
+        logits = cache_teacher_logits(art, {"train": splits["train"]}, cfg.max_length)["train"]
+    for mode, old in sweep.items():
+        key = old["run_key"]
+        loss = PLAIN if mode == "plain" else LossSettings(key["alpha"], key["temperature"])
+        new = train_student(cfg, plain_art, cfg.sweep_student, splits, seed=old["seed"], loss=loss,
+                            teacher_logits=logits, epochs=cfg.sweep_epochs, save=False)
+        checks.append((f"sweep point {mode} (seed {old['seed']})", new, old))
+    differ = []
+    for name, new, old in checks:
+        same = new["test_logits"] == old["test_logits"]
+        print(f"{name}: predictions {'identical' if same else 'DIFFER'}")
+        if not same:
+            differ.append(name)
+    return differ
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default="cpu")
@@ -169,10 +230,10 @@ def main(argv=None) -> int:
                              "only if their predictions are bit-identical")
     args = parser.parse_args(argv)
     cfg = resolve_config(args.profile, artifacts_dir=args.artifacts_dir)
-    art = Artifacts.of(cfg)
+    art = cached_artifacts(Artifacts.of(cfg))
     with tempfile.TemporaryDirectory() as scratch:
         then = package_at(args.trained_at, Path(scratch))
-        old_code = recorded_code(art, {whole_file_hash(then), training_code_hash(then)})
+        old_code = recorded_code(art, {whole_file_hash(then), code_hash_at(then)})
         differences = path_differences(training_path(then), training_path())
         new_code = training_code_hash()
     if differences:

@@ -20,6 +20,7 @@ from distill_utils.artifacts import Artifacts
 from distill_utils.data import read_splits
 from distill_utils.sweep import best_sweep_point, sweep_alpha_temperature
 from distill_utils.profiles import resolve_config
+from distill_utils.record.runs import cached_artifacts
 from distill_utils.teacher_cache import cache_teacher_logits
 
 
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
                          seed=args.seed, sweep_seeds=None if args.seed is None else [args.seed],
                          student_lr=args.learning_rate, artifacts_dir=args.artifacts_dir)
     profile_defaults = resolve_config(args.profile)
-    art = Artifacts.of(cfg)
+    art = cached_artifacts(Artifacts.of(cfg))  # the sweep's finished runs are read back
     splits = read_splits(art.require_splits())
     logits = cache_teacher_logits(art, splits, cfg.max_length)
     out = args.out or art.validation_sweep(

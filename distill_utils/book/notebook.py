@@ -20,7 +20,7 @@ from .._io import write_json
 from ..artifacts import display_path
 from ..parameters import refuse_undeclared
 from ..plots import set_style
-from ..provenance import run_metadata
+from ..record.provenance import run_metadata
 
 PROVENANCE_MIME = "application/json"
 

@@ -33,9 +33,9 @@ from ..artifacts import Artifacts, artifacts_root, repo_root
 from ..lock import hold_artifacts
 from .notebook import PROVENANCE_MIME
 from ..parameters import PARAMETERS, PATH_KINDS, ParameterError, read_parameter, refuse_undeclared
-from ..progress import PROGRESS_ENV
-from ..provenance import PIPELINE_PARAMETERS_ENV, library_hash
-from ..recording import current_runs, start_part
+from ..record.progress import PROGRESS_ENV
+from ..record.provenance import PIPELINE_PARAMETERS_ENV, library_hash
+from ..record.recording import current_runs, start_part
 from ..profiles import PROFILE_ENV
 from .results import load_results
 

@@ -26,7 +26,7 @@ from ..data import read_splits, split_agreement
 from .goals import goal_checks
 from ..metrics import interval_span, runs_frame, seed_summary, summarise_runs
 from ..profiles import within_points
-from ..provenance import library_hash, run_metadata
+from ..record.provenance import library_hash, run_metadata
 from ..lineage import check_benchmark, check_loss_settings, check_same_teacher, check_splits
 from ..pool_recipe import pool_modes, recipe_students
 from ..transfer_curve import RECIPE_MODE

@@ -6,7 +6,8 @@ functions that train (`TRAINING_ENTRY_POINTS`), follows every name of this packa
 hashes what it reaches with docstrings, comments and annotations left out. So the key changes
 with the loss, the trainer, the tokenisation, how a model is built and initialised or how a run
 is scored, and not with analysis, plots, tables, prose, the benchmark, a docstring, or a function
-moved from one module to another.
+moved from one module to another. It reads the lesson only (the package's top level): the run
+cache, the bookkeeping in `record` and the book in `book` are not training code.
 """
 from __future__ import annotations
 
@@ -18,28 +19,19 @@ from pathlib import Path
 # the students through train_student; the teacher's seeds through fine_tune_teacher)
 TRAINING_ENTRY_POINTS = ("fine_tune_teacher", "train_student")
 
-# names the path does not follow, each with the reason: they decide which run to reuse, or the key
-# holds what they say as data
+# names the path does not follow, each with the reason: the key holds what they say as data, or
+# they only move bytes to and from files (the run cache and progress are outside the lesson, so
+# the training functions never name them)
 OUTSIDE_THE_PATH = {
     "MODELS": "a model's registry entry is in the key as its fields (models.model_key), "
               "so a new model or a reworded description retrains nothing",
-    "run_key": "the run cache: which finished run is the same run, not what a run computes",
-    "cached_run": "the run cache",
-    "remember_run": "the run cache",
-    "promote_checkpoint": "the run cache",
     "write_json": "how a file is written (atomically), not what it holds",
     "read_json": "how a file is read",
     "display_path": "how a path is shown to a person",
     "atomic_path": "how a folder is written (atomically), not what it holds",
-    # where a run is, told to a person (`progress`): the trainer's callback only reads the state
-    "EpochProgress": "tells the epoch and the time left; reads the training state, changes nothing",
-    "run_label": "how a run is named to a person",
-    "run_reused": "tells that a run was read back",
-    "run_started": "tells that a run begins",
-    "run_trained": "tells that a run ended",
 }
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the lesson: the package's top level
 
 
 def _without_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
@@ -50,12 +42,14 @@ def _without_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
 
 
 def _is_report(node: ast.stmt) -> bool:
-    """A statement that only tells a person something: ``logger.info(...)``, ``print(...)``."""
+    """A statement that only tells a person something: ``logger.info(...)``,
+    ``PROGRESS.info(...)`` (`modes.PROGRESS`), ``print(...)``."""
     if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
         return False
     func = node.value.func
     return (isinstance(func, ast.Name) and func.id == "print") or (
-        isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "logger")
+        isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+        and func.value.id in ("logger", "PROGRESS"))
 
 
 class _Normalise(ast.NodeTransformer):

@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 import time
 
-from ._io import read_json, write_json
-from .artifacts import Artifacts
-from .machine import training_machine
+from .._io import read_json, write_json
+from ..artifacts import Artifacts
+from ..machine import training_machine
 from .training_code import training_code_hash
 
 logger = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
-"""Reusable training runs: each run is keyed by everything that determines it, and a finished run
-with the same key is read back instead of trained again.
+"""The run cache: each run is keyed by everything that determines it, and a finished run with the
+same key is read back instead of trained again.
 
 The key holds the model and how it was initialised, fingerprints of the sentences and labels it
 trains and is scored on, every hyperparameter, the seed, the teacher's weights and the teacher
@@ -7,26 +7,26 @@ outputs it learns from, the autocast precision, and a hash of the training code.
 them and the run trains again; change a plot or a sentence of prose and nothing retrains. A run
 that was killed leaves no record (records and checkpoints are written atomically, the record
 last), so it is never reused half-done.
+
+The lesson's training functions hand each run to their artifacts' ``runs``
+(`artifacts.TrainEveryRun`); `cached_artifacts` gives the chapters artifacts whose runs go through
+`RunCache`, which tells each run, read back or trained, to whoever runs it (`progress`).
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import shutil
+import time
 from pathlib import Path
 
-from ._io import is_main_process, read_json, seal_folder, write_json
-from .artifacts import RUN_FILE, Artifacts, check_checkpoint, is_checkpoint, read_run
-from .run_spec import RunSpec
+from .._io import is_main_process, read_json, seal_folder, sha_of_key, write_json
+from ..artifacts import RUN_FILE, Artifacts, check_checkpoint, is_checkpoint, read_run
+from ..run_spec import RunSpec
+from .progress import run_reused, run_started, run_trained
 from .training_code import training_code_hash
 
 logger = logging.getLogger(__name__)
-
-def sha_of_key(key: dict) -> str:
-    """The sha256 a run is filed under: of its key, fields sorted."""
-    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def run_key(spec: RunSpec) -> tuple[dict, str]:
@@ -78,3 +78,36 @@ def promote_checkpoint(source: Path, target: Path, key_sha: str) -> dict | None:
 def remember_run(art: Artifacts, key_sha: str, record: dict) -> None:
     """Keep the record of an unsaved run (a sweep point, a budget-curve run) under its key."""
     write_json(art.run_record(key_sha), record)
+
+
+class RunCache:
+    """Runs read back by their key instead of trained again (`artifacts.TrainEveryRun.run` says
+    what the arguments hold). A saved run counts when its checkpoint is complete and carries the
+    key; an unsaved one (a sweep point, a budget-curve run) by its record, filed under the key's
+    sha; a run kept by the sweep (``keep``) is moved into place by the final run with its key."""
+
+    def run(self, art: Artifacts, spec: RunSpec, train, *, label: str, save_to: Path | None = None,
+            keep: bool = False, final: Path | None = None, complete=None) -> dict:
+        key, key_sha = run_key(spec)
+        out_dir = save_to if save_to is not None else art.run_checkpoint(key_sha) if keep else None
+        record = cached_run(art, key_sha, out_dir)
+        if record is None and keep and final is not None:  # kept, then taken by its final run
+            record = cached_run(art, key_sha, final)
+        if record is None and save_to is not None:
+            record = promote_checkpoint(art.run_checkpoint(key_sha), save_to, key_sha)
+        if record is not None and (complete is None or complete(key_sha)):
+            run_reused(label)
+            return record
+        run_started(label)
+        started = time.perf_counter()
+        record = train(key, key_sha, out_dir)
+        if out_dir is None:
+            remember_run(art, key_sha, record)
+        run_trained(label, time.perf_counter() - started)
+        return record
+
+
+def cached_artifacts(art: Artifacts) -> Artifacts:
+    """``art`` with the run cache: every run it is handed is read back when a finished run with the
+    same key is there, and trained (and kept) otherwise."""
+    return art.with_runs(RunCache())

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from .machine import describe_machine
+from ..machine import describe_machine
 
 # set by the pipeline for the notebooks it executes: the -p values of that execution, as JSON
 PIPELINE_PARAMETERS_ENV = "DISTILL_PIPELINE_PARAMETERS"
@@ -25,7 +25,7 @@ PACKAGES = ("torch", "transformers", "tokenizers", "datasets", "accelerate", "hu
 def library_hash() -> str:
     """sha256 over the source of distill_utils: which library code produced a notebook's outputs."""
     digest = hashlib.sha256()
-    package = Path(__file__).parent
+    package = Path(__file__).resolve().parent.parent  # the whole package, record/ included
     for path in sorted(package.rglob("*.py")):
         digest.update(str(path.relative_to(package)).encode())
         digest.update(path.read_bytes())
