@@ -30,6 +30,7 @@ import functools
 import os
 import tempfile
 from pathlib import Path
+from typing import Protocol
 
 from ._io import DamagedArtifact, check_seal, read_json, recover, sha256_file, sha_of_key
 from .lock import check_not_held_by_another
@@ -135,16 +136,25 @@ def read_run(directory: str | os.PathLike) -> dict:
     return record
 
 
-class TrainEveryRun:
-    """No run cache: every run trains, its checkpoint saved where the caller asks. What the
-    lesson's training functions do on their own; the chapters give their artifacts the run cache
-    instead (`record.runs.RunCache`), which reads a finished run with the same key back.
+class Runs(Protocol):
+    """How an `Artifacts` folder has each run the lesson hands it trained: `TrainEveryRun` here, or
+    the chapters' run cache (`record.runs.RunCache`), which reads a finished run with the same key
+    back.
 
     ``run`` takes a `run_spec.RunSpec`, the function that trains it (given the run's key, the key's
-    sha and the folder its checkpoint goes to, or None; it returns the run's record), and where the
-    run belongs: ``save_to`` its checkpoint's folder; ``keep`` an unsaved run's weights under its
-    key, for the ``final`` run with the same key to take; ``complete`` whether a finished run left
-    all it must (given the key's sha)."""
+    sha and the folder its checkpoint goes to, or None; it returns the run's record), ``label``, how
+    whoever runs it is told of the run, and where the run belongs: ``save_to`` its checkpoint's
+    folder; ``keep`` an unsaved run's weights under its key, for the ``final`` run with the same key
+    to take; ``complete`` whether a finished run left all it must (given the key's sha)."""
+
+    def run(self, art: "Artifacts", spec, train, *, label: str, save_to: Path | None = None,
+            keep: bool = False, final: Path | None = None, complete=None) -> dict: ...
+
+
+class TrainEveryRun(Runs):
+    """No run cache: every run trains, its checkpoint saved where the caller asks (what the lesson's
+    training functions do on their own). Where the run would be kept for later, and how it is
+    told, matter only to a cache."""
 
     def run(self, art: "Artifacts", spec, train, *, label: str, save_to: Path | None = None,
             keep: bool = False, final: Path | None = None, complete=None) -> dict:
@@ -154,20 +164,20 @@ class TrainEveryRun:
 
 class Artifacts:
     """Paths of every artifact of one run, and the checks that an earlier notebook produced them.
-    ``runs`` trains each run the lesson hands it (`TrainEveryRun`, or the chapters' run
+    ``runs`` trains each run the lesson hands it (`Runs`: `TrainEveryRun`, or the chapters' run
     cache, `record.runs.RunCache`); the folders of this layout's own settings share it."""
 
-    def __init__(self, root: str | os.PathLike, runs=None):
+    def __init__(self, root: str | os.PathLike, runs: Runs | None = None):
         self.root = Path(root)
         self.runs = runs if runs is not None else TrainEveryRun()
 
-    def with_runs(self, runs) -> "Artifacts":
+    def with_runs(self, runs: Runs) -> "Artifacts":
         """The same folder, its runs trained (or read back) by ``runs``."""
         return Artifacts(self.root, runs)
 
     def run(self, spec, train, **where) -> dict:
         """Train the run ``spec`` with ``train``, or read it back, as this folder's ``runs`` decide
-        (`TrainEveryRun.run` says what ``where`` holds)."""
+        (`Runs.run` says what ``where`` holds)."""
         return self.runs.run(self, spec, train, **where)
 
     @classmethod

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -29,7 +28,7 @@ from transformers import AutoConfig
 from transformers.utils import logging as hf_logging
 
 from ._io import write_json
-from .artifacts import (RUN_FILE, WEIGHTS_FILE, Artifacts, check_checkpoint, checkpoint_fingerprint,
+from .artifacts import (RUN_FILE, WEIGHTS_FILE, Artifacts, checkpoint_fingerprint,
                         is_checkpoint, read_run, repo_root)
 from .latency import latency_summary, ratio_text, time_interleaved
 from .losses import PLAIN, LossSettings
@@ -37,12 +36,12 @@ from .machine import mixed_precision, training_machine
 from .metrics import format_p, interval_span
 from .models import MODELS, check_model_name, load_checkpoint, model_key
 from .modes import DISTILLED, PLAIN_MODE, TEACHER, run_label
-from .record.progress import PROGRESS_ENV, TO_STDERR, run_reused, run_started, run_trained, tell
+from .record.progress import PROGRESS_ENV, TO_STDERR, tell
 from .own_data import DataError, check_teacher_labels, load_hub_dataset, read_labelled_csv, split_labelled
 from .recipe import (DEFAULT_LOSS, STUDENT_MODEL, STUDENT_SCHEDULE, TEACHER_MODEL, TEACHER_SCHEDULE, Outcome,
                      distil, fine_tune)
 from .run_spec import RunSpec, Schedule, array_fingerprint, frame_fingerprint
-from .record.runs import run_key
+from .record.runs import RunCache
 from .trainer import save_checkpoint
 from .variants import export_onnx, quantize_onnx, state_dict_mb, torch_forward
 
@@ -53,7 +52,8 @@ EXAMPLE_CSV = repo_root() / "examples" / "bank_requests.csv"
 
 
 def cached_fit(art: Artifacts, teacher_checkpoint: Path | None = None, teacher: str | None = None):
-    """`recipe.fine_tune`, keyed: a finished run with the same `RunSpec` is read back from
+    """`recipe.fine_tune`, keyed: each run goes through ``art``'s run cache
+    (`record.runs.RunCache`), so a finished run with the same `RunSpec` is read back from
     ``art.run_checkpoint`` instead of trained again; a given teacher checkpoint is read, not trained.
     ``teacher`` (its model's name) is how the terminal tells the teacher's run from the students'."""
     def fit(name, splits, labels, schedule, scratch, loss=PLAIN, teacher_logits=None):
@@ -64,21 +64,17 @@ def cached_fit(art: Artifacts, teacher_checkpoint: Path | None = None, teacher: 
                        processes=1, machine=training_machine(), loss=loss,
                        mode=PLAIN_MODE if teacher_logits is None else DISTILLED,
                        teacher_logits=array_fingerprint(teacher_logits), extra={"labels": list(labels)})
-        key, sha = run_key(spec)
-        folder = art.run_checkpoint(sha)
-        label = run_label(name, TEACHER if name == teacher else spec.mode, schedule.seed)
-        if is_checkpoint(folder) and read_run(folder).get("run_key_sha") == sha:
-            check_checkpoint(folder, "python -m distill_utils.distil_csv")
-            run_reused(label)
-            return load_checkpoint(folder)
-        run_started(label)
-        started = time.perf_counter()
-        model, tokenizer = fine_tune(name, splits, labels, schedule, scratch, loss=loss,
-                                     teacher_logits=teacher_logits)
-        run_trained(label, time.perf_counter() - started)
-        save_checkpoint(model, tokenizer, folder, {"model": name, "mode": spec.mode, "run_key": key,
-                                                   "run_key_sha": sha})
-        return model, tokenizer
+        trained = []
+
+        def train(key, sha, folder):
+            trained.extend(fine_tune(name, splits, labels, schedule, scratch, loss=loss,
+                                     teacher_logits=teacher_logits))
+            save_checkpoint(*trained, folder, {"model": name, "mode": spec.mode, "run_key": key, "run_key_sha": sha})
+            return read_run(folder)
+
+        record = art.run(spec, train, label=run_label(name, TEACHER if name == teacher else spec.mode,
+                                                      schedule.seed), keep=True)
+        return tuple(trained) or load_checkpoint(art.run_checkpoint(record["run_key_sha"]))
     return fit
 
 
@@ -205,7 +201,7 @@ def main(argv=None) -> int:
         print(f"[distil_csv] {error}", file=sys.stderr)
         return 2
     out = args.out or Path("runs") / (args.csv.stem if args.csv else data_name(args).replace("/", "_"))
-    art = Artifacts(out)
+    art = Artifacts(out).with_runs(RunCache(rerun="python -m distill_utils.distil_csv"))
     art.root.mkdir(parents=True, exist_ok=True)
     precision = mixed_precision(True)
     common = dict(batch_size=args.batch_size, max_length=args.max_length, seed=args.seed, precision=precision)

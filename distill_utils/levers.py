@@ -23,6 +23,18 @@ from .machine import torch_threads
 from .variants import (ORT_LEVELS, Variant, VariantUnavailable, build_variant, export_onnx, onnx_forward,
                        quantize_onnx)
 
+def choose_lever_student(cfg, name: str | None = None) -> str:
+    """The student whose levers chapter 5 tries: ``name`` (its ``lever_student`` parameter) or the
+    profile's headline student. A name that is not a student of the profile is refused before
+    anything is timed."""
+    chosen = name or cfg.headline_student
+    students = [*cfg.students, *cfg.compression_students]
+    if chosen not in students:
+        raise ValueError(f"lever_student: {chosen!r} is not a student of profile {cfg.profile}; "
+                         f"choose one of {', '.join(students)}")
+    return chosen
+
+
 def quantize_onnx_static(source: Path, target: Path,
                          calibration: list[dict]) -> Path:
     """ONNX Runtime static int8 (QDQ): activation ranges fixed beforehand from

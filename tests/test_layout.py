@@ -312,38 +312,52 @@ def test_teacher_seed_records_must_share_the_teachers_recipe(tmp_path):
         art.teacher_records()
 
 
-def test_a_recording_in_parts_is_counted_from_when_its_runs_finished(tmp_path):
+def test_a_recording_counts_the_parts_its_runs_were_stamped_with(tmp_path, monkeypatch):
     import json
-    import os
 
     from distill_utils.machine import training_machine
     from distill_utils.record import recording
-    from distill_utils.record.training_code import training_code_hash
+    from distill_utils.record.runs import RunCache
+    from distill_utils.run_spec import RunSpec, Schedule
+    from distill_utils._io import check_seal, seal_folder
 
-    minute = 60.0
-    # three runs of 10 minutes back to back, a night's pause, two more: two parts
-    finished = [0, 11 * minute, 22 * minute, 22 * minute + 8 * 3600, 22 * minute + 8 * 3600 + 11 * minute]
-    assert recording.training_parts(finished, [10 * minute] * 5) == 2
-    assert recording.training_parts([], []) == 0
-    # a run that trained for an hour is not a pause, however long since the one before
-    assert recording.training_parts([0, 3700], [60, 3600]) == 1
-    with pytest.raises(ValueError):
-        recording.training_parts([0], [])
+    art = Artifacts(tmp_path).with_runs(RunCache())
 
-    art = Artifacts(tmp_path)
-    key = {"training_code": training_code_hash(), "machine": training_machine()}
-    runs = [("a", key, 1_000_000), ("b", key, 1_000_700), ("c", key, 1_100_000),
-            ("old", {**key, "training_code": "another"}, 1_000_100),  # other code: never reused
-            ("xeon", {**key, "machine": {**key["machine"], "cpu": "another CPU"}}, 1_000_200)]
-    for sha, run_key, finished in runs:
-        path = art.run_record(sha)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"run_key": run_key, "run_key_sha": sha, "epoch_seconds": [300.0, 300.0]}))
-        os.utime(path, (finished, finished))
+    def trains(seed, save_to=None):
+        schedule = Schedule(epochs=1, learning_rate=1e-3, batch_size=8, max_length=16, seed=seed)
+        spec = RunSpec(role="teacher", model={"name": "m"}, schedule=schedule, data={}, processes=1,
+                       machine=training_machine())
+
+        def train(key, sha, folder):
+            record = {"run_key": key, "run_key_sha": sha, "epoch_seconds": [300.0, 300.0]}
+            if folder is not None:
+                folder.mkdir(parents=True)
+                (folder / "model.safetensors").write_bytes(b"w")
+                (folder / "run.json").write_text(json.dumps(record))
+                seal_folder(folder)
+            return record
+        return art.run(spec, train, label=f"seed {seed}", save_to=save_to)
+
+    monkeypatch.setenv(recording.PART_ENV, repr(recording.start_part(art, started=1_000_000.0)["started"]))
+    assert trains(1)[recording.PART_FIELD] == 1_000_000.0
+    saved = art.student("m", "kd", 2)
+    trains(2, save_to=saved)
+    assert json.loads((saved / "run.json").read_text())[recording.PART_FIELD] == 1_000_000.0
+    check_seal(saved)  # the stamped record is sealed again
+    monkeypatch.setenv(recording.PART_ENV, repr(recording.start_part(art)["started"]))
+    trains(3)
+    assert trains(1)[recording.PART_FIELD] == 1_000_000.0  # read back: the part that trained it
+    monkeypatch.delenv(recording.PART_ENV)
+    trains(4)  # outside the pipeline: a part of its own
+    other = {"run_key": {"training_code": "another", "machine": training_machine()}, "run_key_sha": "old"}
+    art.run_record("old").write_text(json.dumps(other))  # other code: never reused, not counted
     (art.root / "runs" / "truncated.json").write_text('{"run_key": {')
     summary = recording.recording_summary(art)
-    assert summary["runs"] == 3 and summary["parts"] == 2 and summary["train_min"] == pytest.approx(30.0)
+    assert summary["runs"] == 4 and summary["parts"] == 3 and summary["train_min"] == pytest.approx(40.0)
     assert summary["cpu"] == training_machine()["cpu"]
+    assert [p["started"] for p in recording.read_parts(art)][0] == 1_000_000.0
+    art.recording_parts.write_text('[{"started": 1')  # damaged: no parts noted
+    assert recording.read_parts(art) == []
 
 
 def test_an_artifacts_folder_that_cannot_take_the_run_fails_before_any_training(tmp_path, monkeypatch):
@@ -367,27 +381,6 @@ def test_an_artifacts_folder_that_cannot_take_the_run_fails_before_any_training(
     monkeypatch.setattr(tempfile, "NamedTemporaryFile", read_only)
     with pytest.raises(PermissionError, match=r"is not writable \(Read-only file system\): set the artifacts_dir"):
         Artifacts.of(cfg)
-
-
-def test_noted_parts_tell_apart_the_parts_of_a_recording_despite_a_hole(tmp_path):
-    from distill_utils.record import recording
-
-    hour = 3600.0
-    # part 1 began at 0; its first run finished at 0.1 h, the next at 1 h (the runs between were
-    # moved away: a hole); part 2 began at 10 h
-    finished, seconds = [0.1 * hour, 1.0 * hour, 10.2 * hour], [300.0, 300.0, 300.0]
-    assert recording.training_parts(finished, seconds) == 3  # pauses alone: the hole looks like a part
-    assert recording.training_parts(finished, seconds, [0.0, 10 * hour]) == 2
-    assert recording.training_parts(finished, seconds, [0.0, 5 * hour, 10 * hour]) == 2  # a part that trained nothing
-    assert recording.training_parts([0.0] + finished, [300.0] + seconds, [0.05 * hour]) == 2  # one run before any note
-
-    art = Artifacts(tmp_path)
-    assert recording.read_parts(art) == []
-    first = recording.start_part(art, started=1_000_000.0)
-    recording.start_part(art)
-    assert [p["started"] for p in recording.read_parts(art)][0] == first["started"] == 1_000_000.0
-    art.recording_parts.write_text('[{"started": 1')  # damaged: the pauses still split the runs
-    assert recording.read_parts(art) == []
 
 
 def training_functions() -> set[str]:

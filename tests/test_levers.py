@@ -52,3 +52,15 @@ def test_a_setting_that_fails_when_run_is_reported_not_fatal(tmp_path, monkeypat
     assert len(static) == 1 and static["skipped"].iloc[0] == "RuntimeError: Gather index out of data bounds"
     assert "onnx-int8 static" not in set(table["name"].dropna())  # not timed
     assert table["name"].notna().sum() >= 6  # the other settings still measured
+
+
+def test_the_lever_student_is_one_of_the_profiles_students():
+    from distill_utils.profiles import resolve_config
+
+    cfg = resolve_config("cpu")
+    assert levers.choose_lever_student(cfg) == cfg.headline_student
+    assert levers.choose_lever_student(cfg, "all-MiniLM-L6-v2") == "all-MiniLM-L6-v2"
+    assert levers.choose_lever_student(cfg, "pruned-teacher-4layer") == "pruned-teacher-4layer"  # a compression student
+    with pytest.raises(ValueError, match=r"lever_student: 'tiny-bert-random' is not a student of profile cpu; "
+                                         r"choose one of distil-mpnet-6layer, "):
+        levers.choose_lever_student(cfg, "tiny-bert-random")

@@ -69,3 +69,44 @@ def test_a_changed_definition_is_named():
     then = {"distillation_loss": ["a"], "train_student": ["b"]}
     now = {"distillation_loss": ["a'"], "train_student": ["b"], "new_helper": ["c"]}
     assert rekey_runs.path_differences(then, now) == ["distillation_loss", "new_helper"]
+
+
+def test_runs_trained_before_the_stamp_get_the_part_the_recording_inferred(tmp_path):
+    from distill_utils.record import recording
+
+    minute, hour = 60.0, 3600.0
+    infer = rekey_runs.inferred_parts
+    # three runs of 10 minutes back to back, a night's pause, two more: two parts
+    finished = [0, 11 * minute, 22 * minute, 22 * minute + 8 * hour, 22 * minute + 8 * hour + 11 * minute]
+    assert len(set(infer(finished, [10 * minute] * 5))) == 2
+    assert infer([], []) == []
+    assert len(set(infer([0, 3700], [60, 3600]))) == 1  # an hour's run is not a pause
+    # noted parts tell apart what pauses alone cannot (a hole in the runs looks like a pause)
+    finished, seconds = [0.1 * hour, 1.0 * hour, 10.2 * hour], [300.0] * 3
+    assert len(set(infer(finished, seconds))) == 3
+    assert infer(finished, seconds, [0.0, 10 * hour]) == [0.0, 0.0, 10 * hour]
+    assert len(set(infer([0.0] + finished, [300.0] + seconds, [0.05 * hour]))) == 2  # one run before any note
+    try:
+        infer([0], [])
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("mismatched lists were accepted")
+
+    art = Artifacts(tmp_path)
+    recording.start_part(art, started=1_000_000.0)
+    unsaved = art.run_record("a")
+    write_record(unsaved, {"seed": 1})
+    os.utime(unsaved, (1_000_100, 1_000_100))
+    saved = art.student("s", "kd", 3) / "run.json"
+    write_record(saved, {"seed": 3})
+    (saved.parent / "model.safetensors").write_bytes(b"weights")
+    seal_folder(saved.parent)
+    os.utime(saved, (999_000, 999_000))  # before any noted part
+    assert rekey_runs.stamp_parts(art, dry_run=True) == 2
+    assert recording.PART_FIELD not in json.loads(unsaved.read_text())
+    assert rekey_runs.stamp_parts(art, dry_run=False) == 2
+    assert json.loads(unsaved.read_text())[recording.PART_FIELD] == 1_000_000.0
+    assert recording.PART_FIELD in json.loads(saved.read_text())
+    check_seal(saved.parent)
+    assert rekey_runs.stamp_parts(art, dry_run=False) == 0  # stamped once

@@ -27,8 +27,12 @@ def shown_in(path: Path) -> list[tuple[str, object]]:
                 exec(compile(ast.Module([node], []), path.name, "exec"), namespace)
     shown = []
     for cell in nb.cells:
-        match = SHOWN.match(cell.source.strip()) if cell.cell_type == "code" else None
+        lines = cell.source.strip().splitlines() if cell.cell_type == "code" else []
+        match = SHOWN.match(lines[-1]) if lines else None
         if match:
+            # a shown cell may say where the code lives (its import), and does nothing else
+            assert all(line.startswith(("from distill_utils", "import distill_utils")) or not line.strip()
+                       for line in lines[:-1]), f"{path.name}: the cell showing {match[1]} runs code too"
             assert "remove-input" in cell.metadata.get("tags", []), f"{path.name}: {match[1]} shows its call too"
             shown.append((match[1], eval(match[1], namespace)))
     return shown

@@ -16,6 +16,12 @@ CPU model, so this holds exactly when the computation is unchanged; run it on th
 trained the runs.
 
     .venv/bin/python tools/rekey_runs.py --profile cpu --trained-at <commit> [--dry-run] [--verify]
+
+Runs trained before the run cache stamped each record with its part of the recording
+(`distill_utils.record.recording`) get that stamp as the recording used to tell the parts apart
+(``--stamp-parts``): from when each run finished, the parts noted in ``parts.json``, and pauses.
+
+    .venv/bin/python tools/rekey_runs.py --profile cpu --stamp-parts [--dry-run]
 """
 from __future__ import annotations
 
@@ -40,10 +46,15 @@ from distill_utils.budget import BUDGET_MODES, train_budget_curve  # noqa: E402
 from distill_utils.experiments import fine_tune_teacher, train_student  # noqa: E402
 from distill_utils.losses import PLAIN, LossSettings  # noqa: E402
 from distill_utils.profiles import resolve_config  # noqa: E402
+from distill_utils.record.recording import PART_FIELD, read_parts  # noqa: E402
 from distill_utils.record.runs import cached_artifacts  # noqa: E402
 from distill_utils.subsets import unseen_pool  # noqa: E402
 from distill_utils.teacher_cache import cache_teacher_logits  # noqa: E402
 from distill_utils.record.training_code import training_code_hash, training_path  # noqa: E402
+
+# between two runs of one part: loading the next model, evaluating, caching the teacher's outputs,
+# timing the training cost; a longer pause than this (beyond the run's own training) was a new part
+PART_GAP_SLACK_S = 15 * 60
 
 # the old scheme: sha256 over these whole files, in this order
 WHOLE_FILE_MODULES = ("data", "subsets", "models", "losses", "trainer", "teacher_cache", "experiments", "runs")
@@ -142,6 +153,51 @@ def rekey(art: Artifacts, old_code: str, new_code: str, dry_run: bool) -> int:
     return moved
 
 
+def inferred_parts(finished: list[float], train_seconds: list[float], starts: list[float] = (),
+                   slack_s: float = PART_GAP_SLACK_S) -> list[float]:
+    """The part each run that finished at ``finished`` (seconds, ascending) was trained in, when it
+    was not stamped: the last noted part that began before it finished (``starts``); before any
+    noted part, a new part (named by when its first run began) wherever a run finished later after
+    the previous one than its own training time plus ``slack_s``."""
+    if len(finished) != len(train_seconds):
+        raise ValueError(f"{len(finished)} finishing times but {len(train_seconds)} training times")
+    starts, parts, previous = sorted(starts), [], None
+    for done, seconds in zip(finished, train_seconds):
+        noted = [start for start in starts if start <= done]
+        if noted:
+            parts.append(noted[-1])
+            continue
+        if previous is None or done - previous > seconds + slack_s:
+            first = done - seconds
+        parts.append(first)
+        previous = done
+    return parts
+
+
+def stamp_parts(art: Artifacts, dry_run: bool) -> int:
+    """Stamp every run record that has no part with the part `inferred_parts` gives it; the number
+    of records stamped."""
+    unstamped = []
+    for path in art.run_record_files():
+        try:
+            record = read_json(path)
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and isinstance(record.get("run_key"), dict) and PART_FIELD not in record:
+            unstamped.append((path.stat().st_mtime, path, record))
+    unstamped.sort(key=lambda run: run[0])
+    parts = inferred_parts([finished for finished, _, _ in unstamped],
+                           [float(sum(record.get("epoch_seconds") or [])) for _, _, record in unstamped],
+                           [part["started"] for part in read_parts(art)])
+    for (_, path, record), part in zip(unstamped, parts):
+        print(f"{path.relative_to(art.root)}: part that began at {part:.0f}")
+        if not dry_run:
+            write_json(path, {**record, PART_FIELD: part})
+            if (path.parent / SEAL_FILE).is_file():  # a checkpoint's record changed: sealed again
+                seal_folder(path.parent)
+    return len(unstamped)
+
+
 def verify_by_retraining(cfg, art: Artifacts, old_code: str) -> list[str]:
     """Train the budget curve's runs at its smallest fraction and first seed again with today's
     code; the modes whose test predictions differ from their record of ``old_code`` (none: the
@@ -223,14 +279,22 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--artifacts-dir", default=None)
-    parser.add_argument("--trained-at", required=True, help="the commit whose code trained the runs")
+    parser.add_argument("--trained-at", help="the commit whose code trained the runs")
+    parser.add_argument("--stamp-parts", action="store_true",
+                        help="stamp each run record that has none with its part of the recording, and stop")
     parser.add_argument("--dry-run", action="store_true", help="list what would change, change nothing")
     parser.add_argument("--verify", action="store_true",
                         help="when the path's text differs, retrain the cheapest recorded runs and re-key "
                              "only if their predictions are bit-identical")
     args = parser.parse_args(argv)
+    if not args.stamp_parts and args.trained_at is None:
+        parser.error("give --trained-at <commit> (or --stamp-parts)")
     cfg = resolve_config(args.profile, artifacts_dir=args.artifacts_dir)
     art = cached_artifacts(Artifacts.of(cfg))
+    if args.stamp_parts:
+        stamped = stamp_parts(art, args.dry_run)
+        print(f"{stamped} run record(s) {'would be ' if args.dry_run else ''}stamped with their part")
+        return 0
     with tempfile.TemporaryDirectory() as scratch:
         then = package_at(args.trained_at, Path(scratch))
         old_code = recorded_code(art, {whole_file_hash(then), code_hash_at(then)})

@@ -35,7 +35,7 @@ from .notebook import PROVENANCE_MIME
 from ..parameters import PARAMETERS, PATH_KINDS, ParameterError, read_parameter, refuse_undeclared
 from ..record.progress import PROGRESS_ENV
 from ..record.provenance import PIPELINE_PARAMETERS_ENV, library_hash
-from ..record.recording import current_runs, start_part
+from ..record.recording import PART_ENV, current_runs, start_part
 from ..profiles import PROFILE_ENV
 from .results import load_results
 
@@ -94,21 +94,22 @@ def execute(profile: str, out_dir: Path, parameters: dict | None = None,
     timings = []
     # The kernel inherits the profile through the environment, so the executed notebooks carry no
     # injected `profile = ...` line and nbval can re-run them under another profile.
-    saved = {name: os.environ.get(name) for name in (PROFILE_ENV, PIPELINE_PARAMETERS_ENV)}
+    saved = {name: os.environ.get(name) for name in (PROFILE_ENV, PIPELINE_PARAMETERS_ENV, PART_ENV)}
     os.environ[PROFILE_ENV] = profile
     os.environ[PIPELINE_PARAMETERS_ENV] = json.dumps(recorded_parameters(parameters), sort_keys=True)
     art = Artifacts(artifacts_root(profile, parameters.get("artifacts_dir"))).check_writable()
     try:
         with hold_artifacts(art.root):
-            # a part of the recording begins: chapter 4 counts the parts its runs were trained in
-            start_part(art)
-            banked = {record["run_key_sha"] for _, record in current_runs(art)}
+            # a part of the recording begins: the runs it trains carry it, and chapter 4 counts
+            # the parts its runs were trained in
+            os.environ[PART_ENV] = repr(start_part(art)["started"])
+            banked = {record["run_key_sha"] for record in current_runs(art)}
             for source in chosen:
                 # each notebook gets the parameters it declares (papermill would inject the rest too)
                 own = {k: v for k, v in parameters.items() if k in declared[source]}
                 with following_progress(on_progress):
                     timings.append(_execute_one(source, out_dir, root, profile, own))
-            now = {record["run_key_sha"] for _, record in current_runs(art)}
+            now = {record["run_key_sha"] for record in current_runs(art)}
             print(f"[pipeline] training runs: {len(now - banked)} trained by this execution, "
                   f"{len(now & banked)} of {len(banked)} banked ones still current", flush=True)
     finally:

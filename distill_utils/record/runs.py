@@ -21,9 +21,10 @@ import time
 from pathlib import Path
 
 from .._io import is_main_process, read_json, seal_folder, sha_of_key, write_json
-from ..artifacts import RUN_FILE, Artifacts, check_checkpoint, is_checkpoint, read_run
+from ..artifacts import RUN_FILE, Artifacts, Runs, check_checkpoint, is_checkpoint, read_run
 from ..run_spec import RunSpec
 from .progress import run_reused, run_started, run_trained
+from .recording import stamp_part
 from .training_code import training_code_hash
 
 logger = logging.getLogger(__name__)
@@ -35,12 +36,14 @@ def run_key(spec: RunSpec) -> tuple[dict, str]:
     return key, sha_of_key(key)
 
 
-def cached_run(art: Artifacts, key_sha: str, out_dir: Path | None) -> dict | None:
+def cached_run(art: Artifacts, key_sha: str, out_dir: Path | None, rerun: str | None = None) -> dict | None:
     """The record of a finished run with this key, or None. A saved run counts only when its
-    checkpoint is complete and carries the same key."""
+    checkpoint is complete and carries the same key; a damaged one is refused, naming ``rerun``
+    (by default the notebook that trains it) as what makes it again."""
     if out_dir is not None:
         if is_checkpoint(out_dir) and read_run(out_dir).get("run_key_sha") == key_sha:
-            check_checkpoint(out_dir, "teacher" if read_run(out_dir).get("role") == "teacher" else "students")
+            check_checkpoint(out_dir, rerun or ("teacher" if read_run(out_dir).get("role") == "teacher"
+                                                else "students"))
             logger.info("reused %s/%s (same run key)", Path(out_dir).parent.name, Path(out_dir).name)
             return read_run(out_dir)
         return None
@@ -80,19 +83,25 @@ def remember_run(art: Artifacts, key_sha: str, record: dict) -> None:
     write_json(art.run_record(key_sha), record)
 
 
-class RunCache:
-    """Runs read back by their key instead of trained again (`artifacts.TrainEveryRun.run` says
-    what the arguments hold). A saved run counts when its checkpoint is complete and carries the
+class RunCache(Runs):
+    """Runs read back by their key instead of trained again (`artifacts.Runs.run` says what the
+    arguments hold). A saved run counts when its checkpoint is complete and carries the
     key; an unsaved one (a sweep point, a budget-curve run) by its record, filed under the key's
-    sha; a run kept by the sweep (``keep``) is moved into place by the final run with its key."""
+    sha; a run kept by the sweep (``keep``) is moved into place by the final run with its key.
+    Each run it trains is stamped with the part of the recording that trained it (`recording`).
+    ``rerun`` is what a damaged checkpoint's message names to make it again (by default the
+    notebook that trains it)."""
+
+    def __init__(self, rerun: str | None = None):
+        self.rerun = rerun
 
     def run(self, art: Artifacts, spec: RunSpec, train, *, label: str, save_to: Path | None = None,
             keep: bool = False, final: Path | None = None, complete=None) -> dict:
         key, key_sha = run_key(spec)
         out_dir = save_to if save_to is not None else art.run_checkpoint(key_sha) if keep else None
-        record = cached_run(art, key_sha, out_dir)
+        record = cached_run(art, key_sha, out_dir, self.rerun)
         if record is None and keep and final is not None:  # kept, then taken by its final run
-            record = cached_run(art, key_sha, final)
+            record = cached_run(art, key_sha, final, self.rerun)
         if record is None and save_to is not None:
             record = promote_checkpoint(art.run_checkpoint(key_sha), save_to, key_sha)
         if record is not None and (complete is None or complete(key_sha)):
@@ -100,7 +109,7 @@ class RunCache:
             return record
         run_started(label)
         started = time.perf_counter()
-        record = train(key, key_sha, out_dir)
+        record = stamp_part(train(key, key_sha, out_dir), out_dir)
         if out_dir is None:
             remember_run(art, key_sha, record)
         run_trained(label, time.perf_counter() - started)
