@@ -19,7 +19,8 @@ The lesson, what a reader opens to learn how distillation is done:
 
 The bookkeeping beside it, so a run is never trusted wrongly: at the top level `_io` (atomic
 writes, seals), `artifacts` (the one artifact layout; each run the lesson hands it is trained,
-unless the chapters gave it the run cache), `lineage` (each artifact's inputs, checked), `lock`
+unless the chapters gave it the run cache), `lineage` (each artifact's inputs, checked),
+`experiments_record` (the format of what chapter 4 hands on), `lock`
 (one writer), `machine` (the CPU and its precision), `parameters` (typed parameters), `profiles`
 (run settings and goals); and in `distill_utils/record/`, which the lesson never imports:
 `record.runs` (run keys and the run cache), `record.training_code` (the code a run's key

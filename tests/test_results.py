@@ -381,3 +381,31 @@ def test_the_readme_states_the_recorded_training_time():
     assert f"`{' '.join(recording['cpu_flags'])}`" in section, "the README names other CPU flags"
     ways_in = (REPO / "README.md").read_text().split("## Ways in, by cost", 1)[1].split("\n## ", 1)[0]
     assert f"trained for {recorded['total'][1]} min on a 2-core {recording['cpu']}, in {parts}" in ways_in
+
+
+def test_chapter4s_record_has_every_part_and_files_each_experiments_tests_with_it(tmp_path):
+    import pandas as pd
+
+    from distill_utils._io import read_json, write_json
+    from distill_utils.augment import AugmentRates
+    from distill_utils.experiments_record import EXPERIMENT_PARTS, experiments_record
+    from distill_utils.losses import LossSettings
+
+    cfg = resolve_config("ci")
+    tests = pd.DataFrame({"experiment": ["students", "budget", "transfer", "transfer"], "holm_p": [0.5, 0.01, 0.2, 0.9]})
+    frame = pd.DataFrame({"mode": ["kd"], "accuracy_mean": [0.9]})
+    common = dict(teacher_sha256="t" * 64, loss=LossSettings(0.5, 2.0), loss_sources={"alpha": "sweep"}, tests=tests,
+                  budget=frame, full_data={"mean": 0.9}, ensemble={"seeds": 1}, pool_trained=False,
+                  teachers=["single"], pool_modes=["pool-single"], teacher_choice={"teacher": "single"},
+                  pool_schedule=None, pool_schedules=None, pool_sentences=12, rates=AugmentRates(0.1, 0.25, 0.05, 0.05),
+                  step_multiple=2.0, transfer_choice=frame, transfer=frame, recipe=(3.0, "soft"), recipe_students=[],
+                  cost=frame, training_time=frame, recording={"runs": 1, "parts": 1})
+    record = experiments_record(cfg, low_teacher=None, low_budget=None, **common)
+    assert tuple(record) == EXPERIMENT_PARTS
+    assert record["low_resource"] is None and record["pool"]["students"] == [] and record["pool"]["schedules"] == []
+    assert [t["holm_p"] for t in record["budget"]["tests"]] == [0.01]
+    assert [t["holm_p"] for t in record["transfer"]["tests"]] == [0.2, 0.9]
+    assert record["transfer"]["rates"] == [0.1, 0.25, 0.05, 0.05] and record["recipe"]["labels"] == "soft"
+    low = experiments_record(cfg, low_teacher={"test": {"accuracy": 0.8}}, low_budget=frame, **common)["low_resource"]
+    assert low["teacher_accuracy"] == 0.8 and low["fraction"] == cfg.low_resource_fraction and low["tests"] == []
+    assert read_json(write_json(tmp_path / "experiments.json", record)) == json.loads(json.dumps(record))
