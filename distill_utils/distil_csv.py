@@ -49,13 +49,18 @@ from .variants import export_onnx, quantize_onnx, state_dict_mb, torch_forward
 TIMING_ROUNDS, PASSES_PER_ROUND = 20, 5
 # the project's own small labelled set (tools/make_bank_requests.py), for the last chapter
 EXAMPLE_CSV = repo_root() / "examples" / "bank_requests.csv"
+COMMAND = "python -m distill_utils.distil_csv"
 
 
-def cached_fit(art: Artifacts, teacher_checkpoint: Path | None = None, teacher: str | None = None):
-    """`recipe.fine_tune`, keyed: each run goes through ``art``'s run cache
-    (`record.runs.RunCache`), so a finished run with the same `RunSpec` is read back from
-    ``art.run_checkpoint`` instead of trained again; a given teacher checkpoint is read, not trained.
-    ``teacher`` (its model's name) is how the terminal tells the teacher's run from the students'."""
+def cached_fit(art: Artifacts, teacher_checkpoint: Path | None = None, teacher: str | None = None,
+               rerun: str = COMMAND):
+    """`recipe.fine_tune`, keyed: each run goes through the run cache (`record.runs.RunCache`), so
+    a finished run with the same `RunSpec` is read back from ``art.run_checkpoint`` instead of
+    trained again (a damaged one names ``rerun`` as what trains it again); a given teacher
+    checkpoint is read, not trained. ``teacher`` (its model's name) is how the terminal tells the
+    teacher's run from the students'."""
+    art = art.with_runs(RunCache(rerun=rerun))
+
     def fit(name, splits, labels, schedule, scratch, loss=PLAIN, teacher_logits=None):
         if teacher_checkpoint is not None and name == str(teacher_checkpoint):
             return load_checkpoint(teacher_checkpoint)  # its labels were checked before training
@@ -129,7 +134,7 @@ def report(outcome: Outcome, timing, settings: dict) -> tuple[str, dict]:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m distill_utils.distil_csv",
+    parser = argparse.ArgumentParser(prog=COMMAND,
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("csv", type=Path, nargs="?", default=None,
                         help="a CSV with a header row: one sentence and its label per row")
@@ -201,7 +206,7 @@ def main(argv=None) -> int:
         print(f"[distil_csv] {error}", file=sys.stderr)
         return 2
     out = args.out or Path("runs") / (args.csv.stem if args.csv else data_name(args).replace("/", "_"))
-    art = Artifacts(out).with_runs(RunCache(rerun="python -m distill_utils.distil_csv"))
+    art = Artifacts(out)
     art.root.mkdir(parents=True, exist_ok=True)
     precision = mixed_precision(True)
     common = dict(batch_size=args.batch_size, max_length=args.max_length, seed=args.seed, precision=precision)
