@@ -116,8 +116,8 @@ def ratio_value(value: float, low: float, high: float, unit: str = "x") -> str:
 
 
 def speedup_text(row) -> str:
-    """A row's speed-up against the fp32 teacher with its interval ('2.1x (1.9-2.3)'); rows
-    recorded before interleaved timing carry no interval and print the value alone."""
+    """A row's speed-up against the fp32 teacher with its interval ('2.1x (1.9-2.3)'); a row
+    without one (the teacher against itself) prints the value alone."""
     low, high = row.get("speedup_ci_low"), row.get("speedup_ci_high")
     value = row["speedup_vs_teacher"]
     if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):

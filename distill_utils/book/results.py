@@ -45,7 +45,8 @@ def _stats(values) -> dict:
 
 
 def _opt(row, key: str) -> float | None:
-    """A float field that older records (before interleaved timing) lack."""
+    """A float field a row may lack: the teacher has no speed-up interval against itself, and a
+    variant that was not timed no latency."""
     value = row.get(key)
     return None if value is None or pd.isna(value) else float(value)
 
