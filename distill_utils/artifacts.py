@@ -32,7 +32,8 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
-from ._io import DamagedArtifact, check_seal, read_json, recover, sha256_file, sha_of_key
+from ._io import (DamagedArtifact, check_seal, read_json, recover, seal_folder, sha256_file, sha_of_key,
+                  write_json)
 from .lock import check_not_held_by_another
 
 ARTIFACTS_ENV = "DISTILL_ARTIFACTS"
@@ -134,6 +135,13 @@ def read_run(directory: str | os.PathLike) -> dict:
         raise ValueError(f"{display_path(path, keep=3)} is not a run record (a {type(record).__name__}): delete "
                          f"the folder {display_path(directory, keep=2)} and train it again")
     return record
+
+
+def write_run(directory: str | os.PathLike, record: dict) -> None:
+    """Replace the run record of a saved checkpoint and seal the folder again, so its seal still
+    holds (a record marked afterwards: taken by its final run, stamped with its part)."""
+    write_json(Path(directory) / RUN_FILE, record)
+    seal_folder(directory)
 
 
 class Runs(Protocol):

@@ -23,6 +23,7 @@ from .machine import torch_threads
 from .variants import (ORT_LEVELS, Variant, VariantUnavailable, build_variant, export_onnx, onnx_forward,
                        quantize_onnx)
 
+
 def choose_lever_student(cfg, name: str | None = None) -> str:
     """The student whose levers chapter 5 tries: ``name`` (its ``lever_student`` parameter) or the
     profile's headline student. A name that is not a student of the profile is refused before

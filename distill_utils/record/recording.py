@@ -16,8 +16,8 @@ import os
 import time
 from pathlib import Path
 
-from .._io import is_main_process, read_json, seal_folder, write_json
-from ..artifacts import RUN_FILE, Artifacts, read_run
+from .._io import is_main_process, read_json, write_json
+from ..artifacts import Artifacts, read_run, write_run
 from ..machine import training_machine
 from .training_code import training_code_hash
 
@@ -75,8 +75,7 @@ def stamp_part(record: dict, checkpoint: Path | None = None) -> dict:
     back into its ``checkpoint`` folder, which is sealed again."""
     record = {**record, PART_FIELD: current_part()}
     if checkpoint is not None and is_main_process():
-        write_json(Path(checkpoint) / RUN_FILE, {**read_run(checkpoint), PART_FIELD: record[PART_FIELD]})
-        seal_folder(checkpoint)
+        write_run(checkpoint, {**read_run(checkpoint), PART_FIELD: record[PART_FIELD]})
     return record
 
 

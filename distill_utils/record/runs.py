@@ -20,8 +20,8 @@ import shutil
 import time
 from pathlib import Path
 
-from .._io import is_main_process, read_json, seal_folder, sha_of_key, write_json
-from ..artifacts import RUN_FILE, Artifacts, Runs, check_checkpoint, is_checkpoint, read_run
+from .._io import is_main_process, read_json, sha_of_key, write_json
+from ..artifacts import Artifacts, Runs, check_checkpoint, is_checkpoint, read_run, write_run
 from ..run_spec import RunSpec
 from .progress import run_reused, run_started, run_trained
 from .recording import stamp_part
@@ -67,9 +67,7 @@ def promote_checkpoint(source: Path, target: Path, key_sha: str) -> dict | None:
         return None
     if is_main_process():
         check_checkpoint(source, "students")
-        record = {**read_run(source), "trained_in": "alpha x T sweep"}
-        write_json(Path(source) / RUN_FILE, record)
-        seal_folder(source)  # its record changed: sealed again
+        write_run(source, {**read_run(source), "trained_in": "alpha x T sweep"})
         if Path(target).exists():
             shutil.rmtree(target)  # another key's run: the new one replaces it
         Path(target).parent.mkdir(parents=True, exist_ok=True)
